@@ -1,0 +1,269 @@
+"""Data cards: `data_cards/<name>.md`, a YAML header read by the code plus prose.
+
+The header says what a dataset is (task, format, files per split relative to
+the data root, checksums, counts, labels, licence, hub id); `verify_card`
+checks real files against it.
+"""
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import yaml
+
+from seqtasks.errors import DataError, RecipeError, located
+
+REPO = Path(__file__).resolve().parents[2]
+REQUIRED = ("name", "title", "task", "format", "files", "sha256", "counts", "licence", "citation")
+
+
+@dataclasses.dataclass
+class DataCard:
+    """One dataset's card. Fields mirror the YAML header; see data_cards/*.md."""
+
+    name: str
+    title: str
+    task: str
+    format: str
+    files: dict
+    sha256: dict
+    counts: dict
+    licence: str
+    citation: str
+    reader: dict = dataclasses.field(default_factory=dict)
+    labels: list = None
+    scheme: str = None
+    split: dict = None
+    hub: dict = None
+    path: Path = None
+    prose: str = ""
+
+    @property
+    def splits(self):
+        """Split names the card yields (after `split` fractions are applied)."""
+        return list(self.counts)
+
+
+def cards_dir():
+    """The folder of the cards: `$SEQTASKS_CARDS`, else `<repo>/data_cards`."""
+    return Path(os.environ.get("SEQTASKS_CARDS") or REPO / "data_cards")
+
+
+def _parse_card(path):
+    text = path.read_text(encoding="utf-8")
+    parts = text.split("\n---\n", 1) if text.startswith("---\n") else None
+    if not parts or len(parts) != 2:
+        raise DataError(located(path, 1, "expected a YAML header between '---' lines, found none"))
+    try:
+        header = yaml.safe_load(parts[0][4:]) or {}
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        raise DataError(located(path, None if line is None else line + 2, f"invalid YAML header ({error})")) from None
+    missing = [key for key in REQUIRED if key not in header]
+    unknown = sorted(set(header) - {f.name for f in dataclasses.fields(DataCard)})
+    if missing or unknown:
+        raise DataError(located(path, 1, f"expected header keys {list(REQUIRED)}, missing {missing}, unknown {unknown}"))
+    header["reader"] = header.get("reader") or {}
+    return DataCard(**header, path=path, prose=parts[1].strip())
+
+
+def list_cards():
+    """All cards in `cards_dir()`, sorted by name.
+
+    Returns:
+        list of `DataCard`.
+    """
+    return [_parse_card(path) for path in sorted(cards_dir().glob("*.md"))]
+
+
+def load_card(name):
+    """Loads the card called `name`.
+
+    Args:
+        name: card name (file stem in `cards_dir()`).
+
+    Returns:
+        The `DataCard`.
+
+    Raises:
+        RecipeError: no such card (the message lists the known ones).
+
+    Example:
+    >>> load_card("conll2003").counts["train"]
+    {'sentences': 14041, 'tokens': 203621}
+    """
+    path = cards_dir() / f"{name}.md"
+    if not path.is_file():
+        known = sorted(p.stem for p in cards_dir().glob("*.md"))
+        raise RecipeError(f"unknown data card {name!r}; known cards in {cards_dir()}: {', '.join(known)}")
+    return _parse_card(path)
+
+
+def default_data_root():
+    """`$SEQTASKS_DATA`, else `../shared/data` beside the checkout if it exists, else `None`."""
+    return resolve_data_root()
+
+
+def _candidate_roots(explicit=None):
+    roots = []
+    if explicit:
+        roots.append(Path(explicit))
+    if os.environ.get("SEQTASKS_DATA"):
+        roots.append(Path(os.environ["SEQTASKS_DATA"]))
+    roots.append(REPO.parent / "shared" / "data")
+    return roots
+
+
+def resolve_data_root(explicit=None):
+    """The data root: `explicit`, else `$SEQTASKS_DATA`, else `<repo>/../shared/data`.
+
+    Args:
+        explicit: a root given by the recipe (`data.root`) or the command line.
+
+    Returns:
+        The first candidate that is a folder, or `None`.
+    """
+    for root in _candidate_roots(explicit):
+        if root.is_dir():
+            return root
+    return None
+
+
+def card_file(card, relpath, root=None):
+    """The path of one of a card's files under the data root.
+
+    Args:
+        card: the `DataCard`.
+        relpath: the path relative to the data root, as written in the card.
+        root: an explicit data root (tried first).
+
+    Returns:
+        The existing `Path`.
+
+    Raises:
+        DataError: the file is in none of the candidate roots (all are named).
+    """
+    candidates = _candidate_roots(root)
+    for candidate in candidates:
+        if (candidate / relpath).exists():
+            return candidate / relpath
+    looked = ", ".join(str(c / relpath) for c in candidates)
+    raise DataError(
+        located(card.path, None, f"data card {card.name!r}: file {relpath} not found; looked in {looked} "
+                "(set data.root or $SEQTASKS_DATA)")
+    )
+
+
+def sha256_of(path):
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+COUNTERS = {
+    "sentences": len,
+    "examples": len,
+    "pairs": len,
+    "lines": len,
+    "tokens": lambda ds: sum(len(t) for t in ds["tokens"]),
+    "words": lambda ds: sum(len(t) for t in ds["tokens"]),
+    "characters": lambda ds: sum(len(t) for t in ds["text"]),
+    "text_tokens": lambda ds: sum(len(t.split()) for t in ds["text"]),
+    "tokens_with_eos": lambda ds: sum(len(t.split()) + 1 for t in ds["text"]),
+    "source_tokens": lambda ds: sum(len(t.split()) for t in ds["source"]),
+    "target_tokens": lambda ds: sum(len(t.split()) for t in ds["target"]),
+}
+
+
+def count_dataset(dataset, keys):
+    """Counts one split for the given count keys (see `COUNTERS`).
+
+    Args:
+        dataset: a `datasets.Dataset`.
+        keys: count names, e.g. `["sentences", "tokens"]`.
+
+    Returns:
+        dict key -> int.
+    """
+    unknown = [key for key in keys if key not in COUNTERS]
+    if unknown:
+        raise RecipeError(f"unknown count keys {unknown}; known: {sorted(COUNTERS)}")
+    return {key: COUNTERS[key](dataset) for key in keys}
+
+
+def _flat_files(files):
+    for value in files.values():
+        if isinstance(value, dict):
+            yield from _flat_files(value)
+        else:
+            yield value
+
+
+def verify_card(card, root=None, check_counts=True):
+    """Checks the files of a card against its checksums and counts.
+
+    Args:
+        card: a `DataCard` or card name.
+        root: an explicit data root.
+        check_counts: also read every split and compare the counts.
+
+    Returns:
+        A list of problems, one line each (empty: the data matches the card).
+
+    Example:
+    >>> verify_card("ptb")
+    []
+    """
+    from seqtasks.data.readers import read_card
+
+    card = load_card(card) if isinstance(card, str) else card
+    problems = []
+    for relpath, expected in card.sha256.items():
+        try:
+            actual = sha256_of(card_file(card, relpath, root))
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        if actual != expected:
+            problems.append(f"{card.name}: {relpath}: sha256 {actual} does not match the card's {expected}")
+    if problems or not check_counts:
+        return problems
+    dataset = read_card(card, root)
+    for split, expected in card.counts.items():
+        if split not in dataset:
+            problems.append(f"{card.name}: split {split!r} not produced by the reader (found {list(dataset)})")
+            continue
+        actual = count_dataset(dataset[split], list(expected))
+        for key, value in expected.items():
+            if actual[key] != value:
+                problems.append(f"{card.name}: split {split} {key}: counted {actual[key]}, card says {value}")
+    return problems
+
+
+def card_table(cards=None):
+    """Rows for `seqtasks data list`: name, task, format, splits, licence.
+
+    Args:
+        cards: `DataCard`s (default: `list_cards()`).
+
+    Returns:
+        list of dicts with keys `name`, `task`, `format`, `splits`, `licence`.
+    """
+    return [
+        {"name": c.name, "task": c.task, "format": c.format, "splits": "/".join(c.splits), "licence": c.licence}
+        for c in (list_cards() if cards is None else cards)
+    ]
+
+
+def format_card_table(rows=None):
+    """The `card_table` rows as aligned text columns (for the CLI)."""
+    rows = card_table() if rows is None else rows
+    keys = ["name", "task", "format", "splits", "licence"]
+    widths = {k: max([len(k)] + [len(str(r[k])) for r in rows]) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
