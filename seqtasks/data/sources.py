@@ -1,0 +1,170 @@
+"""One entry point for a recipe's data: a card, files, a saved dataset, the hub or the user's own.
+
+`load_data` reads whichever source the recipe names and normalises it to the
+dataset conventions (split names, canonical columns, ClassLabel features).
+"""
+
+import warnings
+
+import datasets
+
+from seqtasks.data import readers
+from seqtasks.errors import RecipeError
+
+REQUIRED_COLUMNS = {
+    "tagging": ("tokens", "tags"),
+    "classification": ("text", "label"),
+    "translation": ("source", "target"),
+    "language_model": ("text",),
+    "generation": ("text",),
+}
+SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
+FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
+KEEP_EXTRA = ("source_line",)
+
+
+def _task_kind(task):
+    kind = task if isinstance(task, str) else getattr(task, "kind", None) or getattr(task, "name", None)
+    if kind not in REQUIRED_COLUMNS:
+        raise RecipeError(f"task must be one of {sorted(REQUIRED_COLUMNS)}, received {task!r}")
+    return kind
+
+
+def _read_files(data):
+    files = dict(data.files)
+    fmt = files.pop("format", None)
+    kwargs = dict(getattr(data, "reader", None) or {})
+    if fmt in FILE_READERS:
+        return FILE_READERS[fmt](files, **kwargs)
+    if fmt in ("json", "csv", "parquet"):
+        return datasets.load_dataset(fmt, data_files={s: str(p) for s, p in files.items()}, **kwargs)
+    raise RecipeError(f"data.files.format must be one of {sorted(FILE_READERS) + ['csv', 'json', 'parquet']}, received {fmt!r}")
+
+
+def _read_source(data, user_data):
+    given = {"user_data": user_data is not None}
+    given.update({key: bool(getattr(data, key, None)) for key in ("card", "files", "disk", "hub")})
+    chosen = [key for key, is_set in given.items() if is_set]
+    if len(chosen) != 1:
+        raise RecipeError(
+            f"data needs exactly one of user_data, card, files, disk, hub; received {chosen or 'none of them'}"
+        )
+    if user_data is not None:
+        return user_data
+    if data.card:
+        return readers.read_card(data.card, root=getattr(data, "root", None), **(getattr(data, "reader", None) or {}))
+    if data.files:
+        return _read_files(data)
+    if data.disk:
+        return datasets.load_from_disk(str(data.disk))
+    hub = dict(data.hub)
+    if "id" not in hub:
+        raise RecipeError(f"data.hub needs an id, received {hub!r}")
+    return datasets.load_dataset(hub["id"], hub.get("name"), revision=hub.get("revision"))
+
+
+def _rename_splits(dataset):
+    if isinstance(dataset, datasets.Dataset):
+        return datasets.DatasetDict({"train": dataset})
+    if not isinstance(dataset, datasets.DatasetDict):
+        raise RecipeError(f"expected a datasets.DatasetDict, received {type(dataset).__name__}")
+    renamed = {SPLIT_ALIASES.get(name, name): split for name, split in dataset.items()}
+    if len(renamed) != len(dataset):
+        raise RecipeError(f"split names collide after mapping dev/valid to validation: {list(dataset)}")
+    return datasets.DatasetDict(renamed)
+
+
+def _rename_columns(dataset, columns, required):
+    columns = {canonical: source for canonical, source in (columns or {}).items() if canonical != source}
+    found = dataset[next(iter(dataset))].column_names
+    missing_sources = [source for source in columns.values() if source not in found]
+    if missing_sources:
+        raise RecipeError(f"data.columns names columns {missing_sources} that are not in the data; found {found}")
+    dataset = dataset.rename_columns({source: canonical for canonical, source in columns.items()})
+    found = dataset[next(iter(dataset))].column_names
+    missing = [name for name in required if name not in found]
+    if missing:
+        raise RecipeError(
+            f"the data lacks columns {missing} (found {found}); map them with data.columns, e.g. {{{missing[0]}: <column>}}"
+        )
+    extra = [name for name in found if name not in required and name not in KEEP_EXTRA]
+    return dataset.remove_columns(extra) if extra else dataset
+
+
+def _class_label(dataset, column, labels):
+    """Turns a label column (or a sequence of labels) into ClassLabel features."""
+    feature = dataset[next(iter(dataset))].features[column]
+    inner = getattr(feature, "feature", None)
+    leaf = inner if inner is not None else feature
+    if isinstance(leaf, datasets.ClassLabel):
+        return dataset
+    if leaf.dtype == "string":
+        values = set()
+        for split in dataset.values():
+            for value in split[column]:
+                values.update(value if inner is not None else [value])
+        labels = sorted(values)
+    elif labels is None:
+        raise RecipeError(
+            f"column {column!r} holds integers ({leaf.dtype}) without label names; "
+            "give the class names in order as data.labels, or use string labels"
+        )
+    label = datasets.ClassLabel(names=[str(name) for name in labels])
+    new = datasets.Sequence(label) if inner is not None else label
+    if leaf.dtype != "string":
+        top = max((max(v, default=-1) if inner is not None else v) for split in dataset.values() for v in split[column])
+        if top >= len(labels):
+            raise RecipeError(f"column {column!r} has label index {top} but data.labels has {len(labels)} names")
+    return dataset.cast_column(column, new)
+
+
+def _carve_validation(dataset, seed):
+    warnings.warn(f"no validation split: using 10% of train (split_seed={seed}) as validation", stacklevel=3)
+    parts = dataset["train"].train_test_split(test_size=0.1, seed=seed)
+    result = dict(dataset)
+    result["train"], result["validation"] = parts["train"], parts["test"]
+    return datasets.DatasetDict(result)
+
+
+def load_data(data, task, user_data=None):
+    """Loads the data a recipe names and normalises it to the dataset conventions.
+
+    Exactly one source must be given: `user_data` (a `DatasetDict`), `data.card`
+    (read from the data root), `data.files` (`{format: json|csv|parquet|conllu|conll,
+    train: path, ...}`), `data.disk` (`load_from_disk`) or `data.hub`
+    (`{id, name, revision}`). Then split names `dev`/`valid` become `validation`,
+    columns are renamed by `data.columns` (canonical name -> source column),
+    string labels become `ClassLabel`s (integer labels need `data.labels`), a
+    missing validation split is carved from train (10%, `data.split_seed`), and
+    `data.limit` keeps the first N examples of each split it names.
+
+    Args:
+        data: the recipe's data section (attributes card, root, files, disk, hub,
+            columns, reader, limit, split_seed; optionally labels).
+        task: the task kind (`"tagging"`, `"classification"`, `"translation"`,
+            `"language_model"`, `"generation"`) or an object with `.kind`.
+        user_data: a `DatasetDict` given in Python instead of a recipe source.
+
+    Returns:
+        The normalised `datasets.DatasetDict`.
+
+    Example:
+    >>> load_data(recipe.data, "tagging")["train"].features["tags"]
+    """
+    kind = _task_kind(task)
+    dataset = _rename_splits(_read_source(data, user_data))
+    dataset = _rename_columns(dataset, getattr(data, "columns", None), REQUIRED_COLUMNS[kind])
+    labels = getattr(data, "labels", None)
+    for column in ("tags", "label"):
+        if column in REQUIRED_COLUMNS[kind]:
+            dataset = _class_label(dataset, column, labels)
+    if "train" not in dataset:
+        raise RecipeError(f"the data has no train split; found splits {list(dataset)}")
+    if "validation" not in dataset:
+        dataset = _carve_validation(dataset, getattr(data, "split_seed", None) or 0)
+    for split, limit in (getattr(data, "limit", None) or {}).items():
+        split = SPLIT_ALIASES.get(split, split)
+        if split not in dataset:
+            raise RecipeError(f"data.limit names split {split!r}; the data has {list(dataset)}")
+        dataset[split] = dataset[split].select(range(min(int(limit), len(dataset[split]))))
+    return dataset
