@@ -1,0 +1,160 @@
+"""Encoded examples -> right-padded, length-bucketed `tf.data` batches.
+
+Each batch is `(inputs, labels, sample_weight)` with
+`inputs = {"token_ids": (b, t), "padding_mask": (b, t), ["char_ids": (b, t, w)]}`.
+For tagging the padding becomes `sample_weight` (never a fake label).
+
+Bucketing: each epoch the examples are shuffled, cut into chunks of
+`bucket_batches * batch_size`, each chunk is sorted by length and cut into
+batches, and the batch order is shuffled. Padding is then only up to the
+longest example of a batch of similar lengths.
+
+The pipeline is built by hand with tf.data autotune off and a fixed prefetch:
+on 2-core machines autotune stalls whole epochs (DESIGN.md section 5).
+"""
+
+import numpy as np
+
+
+class Batches:
+    """Batches of one encoded split.
+
+    Args:
+        encoded: the dict from `Preprocessor.encode_split`.
+        batch_size: examples per batch.
+        shuffle: shuffle (training) or keep a fixed length-sorted order (evaluation).
+        seed: seed of the shuffling; epoch `e` uses `seed + e`.
+        bucket_batches: batches per length-sorted chunk when shuffling.
+        example_weights: optional per-example weights (class weights), multiplied
+            into `sample_weight`.
+        tagging: labels per token (True) or per example (False); by default
+            inferred from `encoded["labels"]` (needed when there are no labels).
+
+    Example:
+
+    ```python
+    train = Batches(encoded, batch_size=32, shuffle=True)
+    model.fit(train.dataset(), epochs=3)
+    print(train.padding_fraction())
+    ```
+    """
+
+    def __init__(self, encoded, batch_size=32, shuffle=False, seed=0, bucket_batches=50,
+                 example_weights=None, tagging=None):
+        self.token_ids = encoded["token_ids"]
+        self.char_ids = encoded.get("char_ids")
+        self.labels = encoded.get("labels")
+        self.lengths = np.fromiter((len(t) for t in self.token_ids), dtype=np.int64,
+                                   count=len(self.token_ids))
+        if len(self.lengths) == 0:
+            raise ValueError("Batches needs at least one example")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.bucket_batches = bucket_batches
+        self.example_weights = example_weights
+        self.tagging = (tagging if tagging is not None
+                        else self.labels is not None and not isinstance(self.labels, np.ndarray))
+        self._epoch = 0
+
+    @property
+    def num_tokens(self):
+        return int(self.lengths.sum())
+
+    def __len__(self):
+        return -(-len(self.lengths) // self.batch_size)
+
+    # -- batch order --------------------------------------------------------------
+    def batch_indices(self, epoch=0):
+        """The list of index arrays, one per batch, for one epoch."""
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            return [order[i: i + self.batch_size] for i in range(0, n, self.batch_size)]
+        rng = np.random.default_rng(self.seed + epoch)
+        order = rng.permutation(n)
+        chunk = self.batch_size * self.bucket_batches
+        batches = []
+        for start in range(0, n, chunk):
+            part = order[start: start + chunk]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            batches.extend(part[i: i + self.batch_size] for i in range(0, len(part), self.batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def padding_fraction(self, epoch=0):
+        """Fraction of padded positions over one epoch of batches."""
+        real = padded = 0
+        for idx in self.batch_indices(epoch):
+            lengths = self.lengths[idx]
+            real += lengths.sum()
+            padded += lengths.max() * len(idx)
+        return float(1.0 - real / padded)
+
+    # -- batch contents -----------------------------------------------------------
+    def make_batch(self, idx):
+        """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
+        lengths = self.lengths[idx]
+        width = int(lengths.max())
+        token_ids = np.zeros((len(idx), width), dtype=np.int32)
+        for row, i in enumerate(idx):
+            token_ids[row, : lengths[row]] = self.token_ids[i]
+        mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
+        inputs = {"token_ids": token_ids, "padding_mask": mask}
+        if self.char_ids is not None:
+            chars = [self.char_ids[i] for i in idx]
+            word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
+            char_ids = np.zeros((len(idx), width, word_width), dtype=np.int32)
+            for row, c in enumerate(chars):
+                char_ids[row, : len(c)] = c[:, :word_width]
+            inputs["char_ids"] = char_ids
+        if self.labels is None:
+            return inputs, None, None
+        if self.tagging:
+            labels = np.zeros((len(idx), width), dtype=np.int32)
+            for row, i in enumerate(idx):
+                labels[row, : lengths[row]] = self.labels[i]
+            weight = mask.astype(np.float32)
+            if self.example_weights is not None:
+                weight *= self.example_weights[idx][:, None]
+        else:
+            labels = self.labels[idx]
+            weight = (self.example_weights[idx].astype(np.float32) if self.example_weights is not None
+                      else np.ones(len(idx), dtype=np.float32))
+        return inputs, labels, weight
+
+    def __iter__(self):
+        """Yields `(indices, inputs)` in evaluation order (for prediction)."""
+        for idx in self.batch_indices(0):
+            yield idx, self.make_batch(idx)[0]
+
+    def dataset(self, prefetch=4):
+        """A `tf.data.Dataset` of `(inputs, labels, sample_weight)` batches.
+
+        A fresh shuffle is drawn each time the dataset is iterated (each epoch).
+        """
+        import tensorflow as tf
+
+        def generate():
+            epoch = self._epoch
+            self._epoch += 1
+            for idx in self.batch_indices(epoch):
+                yield self.make_batch(idx)
+
+        tagging = self.tagging
+        inputs_spec = {
+            "token_ids": tf.TensorSpec((None, None), tf.int32),
+            "padding_mask": tf.TensorSpec((None, None), tf.bool),
+        }
+        if self.char_ids is not None:
+            inputs_spec["char_ids"] = tf.TensorSpec((None, None, None), tf.int32)
+        label_shape = (None, None) if tagging else (None,)
+        signature = (inputs_spec, tf.TensorSpec(label_shape, tf.int32),
+                     tf.TensorSpec(label_shape, tf.float32))
+        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        # A known length lets Keras show progress and avoids "ran out of data".
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options).prefetch(prefetch)

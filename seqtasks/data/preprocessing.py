@@ -1,0 +1,180 @@
+"""Strings -> integer ids: the only place that knows about vocabularies.
+
+The `Preprocessor` is fitted on the training split only (DESIGN.md section 2):
+a token vocabulary (id 0 = padding, id 1 = unknown), a character vocabulary
+(same reserved ids) and the label vocabulary taken from the `ClassLabel`
+feature. It never builds Keras layers; it saves to and loads from JSON.
+
+Example:
+
+```python
+pre = Preprocessor(task="tagging", lowercase=False, min_frequency=1)
+pre.fit(dataset_dict["train"])
+example = pre.encode_tokens(["The", "cat"])   # {"token_ids": ..., "char_ids": ...}
+```
+"""
+
+import collections
+import json
+import logging
+import re
+
+import numpy as np
+
+from seqtasks.errors import DataError
+
+PAD, UNK = "<pad>", "<unk>"
+LOG = logging.getLogger("seqtasks")
+
+# Words with inner hyphens/apostrophes stay whole; every other symbol is a token.
+# Numbers keep their decimal point or comma ("3.5", "1,000").
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'’]\w+)*|n't|[^\w\s]")
+
+
+def tokenize(text, units="word"):
+    """Splits raw text into tokens with character offsets.
+
+    Args:
+        text: the raw string.
+        units: "word" (regex word tokeniser) or "char" (every character).
+
+    Returns:
+        A list of `(token, start, end)` tuples, `text[start:end] == token`.
+    """
+    if units == "char":
+        return [(ch, i, i + 1) for i, ch in enumerate(text)]
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+
+
+class Preprocessor:
+    """Vocabularies for tokens, characters and labels.
+
+    Args:
+        task: "tagging" (a label per token) or "classification" (a label per text).
+        units: "word" or "char" (characters are the tokens; classification only).
+        lowercase: lowercase tokens before looking them up (characters keep case).
+        min_frequency: tokens seen fewer times in training become unknown.
+        max_vocabulary: keep at most this many tokens (most frequent first).
+        max_length: truncate longer examples (the count is reported).
+        max_word_length: characters kept per word for character features.
+        use_chars: whether `char_ids` are produced.
+    """
+
+    def __init__(self, task="tagging", units="word", lowercase=False, min_frequency=1,
+                 max_vocabulary=None, max_length=None, max_word_length=20, use_chars=False,
+                 tokens=None, chars=None, labels=None):
+        self.task = task
+        self.units = units
+        self.lowercase = lowercase
+        self.min_frequency = min_frequency
+        self.max_vocabulary = max_vocabulary
+        self.max_length = max_length
+        self.max_word_length = max_word_length
+        self.use_chars = use_chars
+        self.tokens = list(tokens or [])
+        self.chars = list(chars or [])
+        self.labels = list(labels or [])
+        self._index()
+
+    def _index(self):
+        self.token_index = {t: i for i, t in enumerate(self.tokens)}
+        self.char_index = {c: i for i, c in enumerate(self.chars)}
+
+    # -- fitting ------------------------------------------------------------------
+    def fit(self, train):
+        """Builds the vocabularies from a training `datasets.Dataset`.
+
+        Args:
+            train: the training split with `tokens`+`tags` (tagging) or
+                `text`+`label` (classification) columns.
+
+        Returns:
+            `self`.
+        """
+        token_counts, char_counts = collections.Counter(), collections.Counter()
+        for tokens in self._token_lists(train):
+            token_counts.update(self._norm(t) for t in tokens)
+            if self.use_chars:
+                for t in tokens:
+                    char_counts.update(t)
+        kept = [t for t, n in token_counts.most_common() if n >= self.min_frequency]
+        if self.max_vocabulary:
+            kept = kept[: self.max_vocabulary - 2]
+        self.tokens = [PAD, UNK] + sorted(kept, key=lambda t: (-token_counts[t], t))
+        self.chars = [PAD, UNK] + sorted(char_counts, key=lambda c: (-char_counts[c], c))
+        feature = train.features["tags" if self.task == "tagging" else "label"]
+        feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) -> ClassLabel
+        self.labels = list(feature.names)
+        self._index()
+        return self
+
+    def _token_lists(self, dataset):
+        if self.task == "tagging":
+            return dataset["tokens"]
+        return [[t for t, _, _ in tokenize(text, self.units)] for text in dataset["text"]]
+
+    def _norm(self, token):
+        return token.lower() if self.lowercase else token
+
+    # -- encoding -----------------------------------------------------------------
+    def encode_tokens(self, tokens):
+        """Maps a list of token strings to `token_ids` (and `char_ids`)."""
+        ids = np.fromiter((self.token_index.get(self._norm(t), 1) for t in tokens),
+                          dtype=np.int32, count=len(tokens))
+        out = {"token_ids": ids}
+        if self.use_chars:
+            chars = np.zeros((len(tokens), self.max_word_length), dtype=np.int32)
+            for i, token in enumerate(tokens):
+                row = [self.char_index.get(c, 1) for c in token[: self.max_word_length]]
+                chars[i, : len(row)] = row
+            out["char_ids"] = chars
+        return out
+
+    def encode_split(self, dataset, split_name="split"):
+        """Encodes a whole split.
+
+        Returns:
+            A dict with `token_ids` (list of arrays), `char_ids` (list or None),
+            `labels` (list of arrays for tagging, int array for classification).
+        """
+        token_lists = self._token_lists(dataset)
+        truncated = 0
+        examples = []
+        for tokens in token_lists:
+            if self.max_length and len(tokens) > self.max_length:
+                truncated += 1
+                tokens = tokens[: self.max_length]
+            examples.append(self.encode_tokens(tokens))
+        if truncated:
+            LOG.warning("%s: truncated %d of %d examples longer than max_length=%d",
+                        split_name, truncated, len(token_lists), self.max_length)
+        if self.task == "tagging":
+            labels = [np.asarray(t[: len(e["token_ids"])], dtype=np.int32)
+                      for t, e in zip(dataset["tags"], examples)]
+        else:
+            labels = np.asarray(dataset["label"], dtype=np.int32)
+        for i, e in enumerate(examples):
+            if len(e["token_ids"]) == 0:
+                raise DataError(f"{split_name}: example {i + 1} has no tokens (empty text)")
+        return {
+            "token_ids": [e["token_ids"] for e in examples],
+            "char_ids": [e["char_ids"] for e in examples] if self.use_chars else None,
+            "labels": labels,
+        }
+
+    # -- saving -------------------------------------------------------------------
+    def get_config(self):
+        return {
+            "task": self.task, "units": self.units, "lowercase": self.lowercase,
+            "min_frequency": self.min_frequency, "max_vocabulary": self.max_vocabulary,
+            "max_length": self.max_length, "max_word_length": self.max_word_length,
+            "use_chars": self.use_chars, "tokens": self.tokens, "chars": self.chars,
+            "labels": self.labels,
+        }
+
+    def to_json(self):
+        return json.dumps(self.get_config(), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))

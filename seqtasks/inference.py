@@ -1,0 +1,140 @@
+"""A loaded run directory: predict on raw text or tokens, evaluate on a split."""
+
+import logging
+
+import numpy as np
+
+from seqtasks import evaluation
+from seqtasks.data.batching import Batches
+from seqtasks.data.preprocessing import Preprocessor, tokenize
+from seqtasks.errors import DataError
+from seqtasks.recipe import Recipe
+
+LOG = logging.getLogger("seqtasks")
+
+
+class LoadedModel:
+    """A trained model with its preprocessor and resolved recipe.
+
+    Args:
+        directory: a complete run directory.
+
+    Example:
+
+    ```python
+    tagger = seqtasks.load("runs/ner_conll2003_bilstm_crf")
+    tagger.predict("Angela Merkel visited Paris.")
+    # [{"tokens": [...], "tags": [...], "entities": [{"text": "Angela Merkel",
+    #   "type": "PER", "start": 0, "end": 13}, ...]}]
+    ```
+    """
+
+    def __init__(self, directory):
+        import keras
+
+        import seqtasks.layers  # noqa: F401  (registers the custom layers)
+        import seqtasks.tasks  # noqa: F401
+
+        self.directory = directory
+        self.recipe = Recipe.from_yaml(directory / "recipe.yaml")
+        self.preprocessor = Preprocessor.from_json(
+            (directory / "preprocessor.json").read_text(encoding="utf-8"))
+        # safe_mode: loading never executes code stored in the file.
+        self.model = keras.saving.load_model(directory / "model.keras", compile=False, safe_mode=True)
+        self.task = self.recipe.task
+        self.scheme = self.recipe.data.target_scheme if self.task == "tagging" else None
+        self.labels = self.preprocessor.labels
+
+    # -- prediction ---------------------------------------------------------------
+    def predict(self, inputs, batch_size=64):
+        """Predicts for one or many raw strings or token lists.
+
+        Args:
+            inputs: a string, a list of strings (raw text, tokenised here), or a
+                list of token lists (kept as they are).
+            batch_size: examples per batch.
+
+        Returns:
+            A list with one dict per input. Tagging: `tokens`, `tags` and, for
+            span schemes, `entities` (`text`, `type`, `start`, `end` character
+            offsets; for token-list input the offsets refer to the tokens joined
+            by single spaces). Classification: `label` and `probabilities`.
+        """
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        items = [self._split(x) for x in inputs]
+        encoded = [self.preprocessor.encode_tokens([t for t, _, _ in toks]) for _, toks in items]
+        batches = Batches({"token_ids": [e["token_ids"] for e in encoded],
+                           "char_ids": [e["char_ids"] for e in encoded] if self.preprocessor.use_chars
+                           else None},
+                          batch_size, tagging=self.task == "tagging")
+        predictions = evaluation.predict_batches(self.model, batches)
+        if self.task == "classification":
+            return [self._class_result(p) for p in predictions]
+        return [self._tag_result(text, toks, p) for (text, toks), p in zip(items, predictions)]
+
+    def _split(self, item):
+        if isinstance(item, str):
+            if not item.strip():
+                raise DataError("input: empty text (expected at least one token)")
+            toks = tokenize(item, self.preprocessor.units)
+            return item, toks
+        tokens = [str(t) for t in item]
+        if not tokens:
+            raise DataError("input: empty token list (expected at least one token)")
+        offsets, pos = [], 0
+        for t in tokens:
+            offsets.append((t, pos, pos + len(t)))
+            pos += len(t) + 1
+        return " ".join(tokens), offsets
+
+    def _class_result(self, probabilities):
+        best = int(np.argmax(probabilities))
+        return {"label": self.labels[best],
+                "probabilities": {name: float(p) for name, p in zip(self.labels, probabilities)}}
+
+    def _tag_result(self, text, toks, ids):
+        tags = [self.labels[i] for i in ids]
+        result = {"tokens": [t for t, _, _ in toks], "tags": tags}
+        if self.scheme:
+            from seqeval.metrics.sequence_labeling import get_entities
+
+            result["entities"] = [
+                {"text": text[toks[s][1]: toks[e][2]], "type": kind,
+                 "start": toks[s][1], "end": toks[e][2]}
+                for kind, s, e in get_entities(tags)]
+        return result
+
+    # -- evaluation ---------------------------------------------------------------
+    def evaluate(self, split="test", data=None):
+        """Scores the model on a split of its recipe's data (or of `data`)."""
+        from seqtasks.pipeline import prepare_data
+
+        dataset, _, _ = prepare_data(self.recipe, data)
+        if split not in dataset:
+            raise DataError(f"split '{split}' not in the data (has: {', '.join(dataset)})")
+        column = "tags" if self.task == "tagging" else "label"
+        feature = dataset[split].features[column]
+        names = list(getattr(feature, "feature", feature).names)
+        encoded = self.preprocessor.encode_split(dataset[split], split)
+        remap, labels = self._label_map(names)
+        if self.task == "tagging":
+            encoded["labels"] = [remap[l] for l in encoded["labels"]]
+        else:
+            encoded["labels"] = remap[encoded["labels"]]
+        predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
+        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+
+    def _label_map(self, names):
+        """Dataset label ids -> model label ids, by name.
+
+        Labels the model does not know get new ids past the model's own (which
+        it never predicts, so they count as errors) and are reported.
+        """
+        labels = list(self.labels)
+        unknown = [n for n in names if n not in labels]
+        if unknown:
+            LOG.warning("labels unknown to the model (always counted wrong): %s", ", ".join(unknown))
+            labels += unknown
+        index = {name: i for i, name in enumerate(labels)}
+        return np.asarray([index[n] for n in names], dtype=np.int32), labels

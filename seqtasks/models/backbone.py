@@ -1,0 +1,100 @@
+"""Backbone: token (+ character) embeddings and a stacked RNN encoder."""
+
+import keras
+
+from seqtasks.models.encoders import rnn_encoder
+from seqtasks.registry import CHAR_FEATURES, resolve
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class Backbone(keras.Model):
+    """Embeddings + encoder, a functional model with dict inputs.
+
+    Inputs: `token_ids` (batch, time) int, `padding_mask` (batch, time) bool and,
+    when `char_features` is not "none", `char_ids` (batch, time, chars) int.
+    Output: (batch, time, features) sequence representation.
+
+    Args:
+        vocabulary_size: number of token ids (0 = padding, 1 = unknown).
+        embedding_dim: width of the token embedding.
+        embedding_dropout: dropout on the concatenated word features.
+        embedding_trainable: fine-tune the token embedding.
+        char_vocabulary_size: number of character ids.
+        char_features: "none", "cnn" or "bilstm".
+        char_embedding_dim / char_dim / char_kernel_size: char feature sizes.
+        encoder: keyword arguments of `rnn_encoder` (kind, units, layers, ...).
+
+    Example:
+
+    ```python
+    backbone = Backbone(vocabulary_size=5000, encoder={"kind": "lstm", "units": 64})
+    h = backbone({"token_ids": ids, "padding_mask": ids != 0})
+    ```
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=100, embedding_dropout=0.0,
+                 embedding_trainable=True, char_vocabulary_size=0, char_features="none",
+                 char_embedding_dim=30, char_dim=50, char_kernel_size=3, encoder=None,
+                 **kwargs):
+        encoder = dict(encoder or {})
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input((None,), dtype="bool", name="padding_mask")
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        x = keras.layers.Embedding(vocabulary_size, embedding_dim,
+                                   trainable=embedding_trainable, name="token_embedding")(token_ids)
+        char_cls = resolve(CHAR_FEATURES, char_features, "char_features")
+        if char_cls is not None:
+            char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
+            inputs["char_ids"] = char_ids
+            char_kwargs = {"embedding_dim": char_embedding_dim}
+            if char_features == "cnn":
+                char_kwargs.update(filters=char_dim, kernel_size=char_kernel_size)
+            else:
+                char_kwargs.update(units=char_dim)
+            chars = char_cls(char_vocabulary_size, name="char_features", **char_kwargs)(char_ids)
+            x = keras.layers.Concatenate(name="word_features")([x, chars])
+        if embedding_dropout:
+            x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+        outputs = rnn_encoder(x, padding_mask, **encoder)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.embedding_dropout = embedding_dropout
+        self.embedding_trainable = embedding_trainable
+        self.char_vocabulary_size = char_vocabulary_size
+        self.char_features = char_features
+        self.char_embedding_dim = char_embedding_dim
+        self.char_dim = char_dim
+        self.char_kernel_size = char_kernel_size
+        self.encoder = encoder
+
+    @property
+    def bidirectional(self):
+        return self.encoder.get("bidirectional", True)
+
+    def set_embeddings(self, matrix):
+        """Loads pretrained vectors (vocabulary_size, embedding_dim) into the embedding.
+
+        The vectors become weights, saved with the model, not part of the config.
+        """
+        self.get_layer("token_embedding").embeddings.assign(matrix)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "embedding_dropout": self.embedding_dropout,
+            "embedding_trainable": self.embedding_trainable,
+            "char_vocabulary_size": self.char_vocabulary_size,
+            "char_features": self.char_features,
+            "char_embedding_dim": self.char_embedding_dim,
+            "char_dim": self.char_dim,
+            "char_kernel_size": self.char_kernel_size,
+            "encoder": self.encoder,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,79 @@
+"""Recipe + fitted preprocessor -> a compiled task model."""
+
+import logging
+
+import keras
+
+from seqtasks.models.backbone import Backbone
+from seqtasks.registry import OPTIMIZERS, TASKS, resolve
+
+LOG = logging.getLogger("seqtasks")
+
+
+def build_model(recipe, preprocessor, scheme=None):
+    """Builds the task model named by `recipe.task` (not compiled).
+
+    Args:
+        recipe: a `Recipe`.
+        preprocessor: the fitted `Preprocessor` (vocabulary and label sizes).
+        scheme: the span scheme the tags are in (CRF constraints), or None.
+
+    Returns:
+        A `Tagger` or `Classifier`.
+    """
+    m = recipe.model
+    backbone = Backbone(
+        vocabulary_size=len(preprocessor.tokens),
+        embedding_dim=m.embedding.dim,
+        embedding_dropout=m.embedding.dropout,
+        embedding_trainable=m.embedding.trainable,
+        char_vocabulary_size=len(preprocessor.chars),
+        char_features=m.char_features.kind,
+        char_embedding_dim=m.char_features.embedding_dim,
+        char_dim=m.char_features.dim,
+        char_kernel_size=m.char_features.kernel_size,
+        encoder={"kind": m.encoder.kind, "units": m.encoder.units, "layers": m.encoder.layers,
+                 "bidirectional": m.encoder.bidirectional, "dropout": m.encoder.dropout,
+                 "residual": m.encoder.residual},
+        name="backbone",
+    )
+    if m.embedding.pretrained:
+        _load_vectors(backbone, m.embedding, preprocessor)
+    task_cls = resolve(TASKS, recipe.task, "task")
+    num_labels = len(preprocessor.labels)
+    if recipe.task == "classification":
+        return task_cls(backbone, num_labels, pooling=m.head.pooling, hidden=m.head.hidden,
+                        dropout=m.head.dropout, name="classifier")
+    constraints = None
+    if m.head.kind == "crf" and m.head.constrain and scheme:
+        from seqtasks.data.schemes import allowed_transitions
+
+        constraints = allowed_transitions(preprocessor.labels, scheme)
+    return task_cls(backbone, num_labels, head=m.head.kind, hidden=m.head.hidden,
+                    dropout=m.head.dropout, constraints=constraints, name="tagger")
+
+
+def _load_vectors(backbone, embedding, preprocessor):
+    from seqtasks.data.vectors import embedding_matrix
+
+    matrix, found = embedding_matrix(embedding.pretrained, preprocessor.tokens, dim=embedding.dim,
+                                     lowercase_match=embedding.lowercase_match)
+    backbone.set_embeddings(matrix)
+    LOG.info("pretrained vectors: %d of %d vocabulary entries found in %s", found,
+             len(preprocessor.tokens), embedding.pretrained)
+
+
+def build_optimizer(train):
+    """The optimizer named in `train.optimizer` with clipping by norm."""
+    cls = resolve(OPTIMIZERS, train.optimizer, "optimizer")
+    kwargs = {"learning_rate": train.learning_rate}
+    if train.clipnorm:
+        kwargs["clipnorm"] = train.clipnorm
+    if train.weight_decay:
+        kwargs["weight_decay"] = train.weight_decay
+    return cls(**kwargs)
+
+
+def count_params(model):
+    """Number of trainable parameters."""
+    return int(sum(keras.ops.size(w) for w in model.trainable_weights))

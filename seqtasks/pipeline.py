@@ -1,0 +1,169 @@
+"""train / evaluate / load: the one place that joins data, model, training and saving.
+
+The CLI only parses arguments and calls these functions; the Python API is the
+same functions (`seqtasks.train`, `seqtasks.evaluate`, `seqtasks.load`).
+
+Example:
+
+```python
+import seqtasks
+
+run = seqtasks.train("recipes/pos_ud_ewt_bilstm.yaml", overrides=["train.epochs=1"])
+print(run.metrics["test"]["accuracy"])
+tagger = seqtasks.load(run.directory)
+tagger.predict(["Time flies like an arrow ."])
+```
+"""
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqtasks import run_dir as rd
+from seqtasks.errors import RecipeError
+from seqtasks.recipe import Recipe
+
+LOG = logging.getLogger("seqtasks")
+
+
+@dataclass
+class Run:
+    """A finished training run."""
+
+    directory: Path
+    recipe: Recipe
+    metrics: dict
+    history: dict
+
+    def load(self):
+        """The trained model, ready to predict (see `LoadedModel`)."""
+        return load(self.directory)
+
+
+def resolve_recipe(recipe, overrides=(), data_root=None):
+    """A `Recipe` from a path, a dict or a `Recipe`, with overrides applied."""
+    if isinstance(recipe, Recipe):
+        recipe = Recipe.from_dict(recipe.to_dict(), overrides)
+    elif isinstance(recipe, dict):
+        recipe = Recipe.from_dict(recipe, overrides)
+    elif isinstance(recipe, (str, Path)):
+        recipe = Recipe.from_yaml(recipe, overrides)
+    else:
+        raise RecipeError(f"expected a recipe path, dict or Recipe, received {type(recipe).__name__}")
+    if data_root is not None:
+        recipe.data.root = str(data_root)
+    return recipe
+
+
+def prepare_data(recipe, data=None):
+    """Loads the data named by the recipe and applies its label scheme.
+
+    Returns:
+        `(dataset, scheme, unseen)`: the `DatasetDict`, the span scheme the tags
+        are in (None when the labels are not spans) and labels never seen in
+        training (`{split: {label: count}}`). The recipe's `data.scheme` and
+        `data.target_scheme` are filled in, so the saved recipe records them.
+    """
+    from seqtasks.data import prepare
+    from seqtasks.data.sources import load_data
+
+    dataset = load_data(recipe.data, recipe.task, user_data=data)
+    scheme = None
+    if recipe.task == "tagging":
+        declared, paths = _declared_scheme(recipe)
+        if declared and declared.lower() != "none":
+            dataset, scheme = prepare.apply_scheme(dataset, declared, recipe.data.target_scheme,
+                                                   recipe.data.repair_tags, paths)
+            recipe.data.scheme, recipe.data.target_scheme = declared, scheme
+    return dataset, scheme, prepare.unseen_labels(dataset, recipe.task)
+
+
+def _declared_scheme(recipe):
+    if recipe.data.scheme or not recipe.data.card:
+        return recipe.data.scheme, {}
+    from seqtasks.data.cards import card_file, load_card
+
+    card = load_card(recipe.data.card)
+    paths = {split: str(card_file(card, rel, recipe.data.root)) for split, rel in card.files.items()
+             if isinstance(rel, str)}
+    return card.scheme, paths
+
+
+def make_preprocessor(recipe):
+    from seqtasks.data.preprocessing import Preprocessor
+
+    p = recipe.preprocess
+    return Preprocessor(task=recipe.task, units=p.units, lowercase=p.lowercase,
+                        min_frequency=p.min_frequency, max_vocabulary=p.max_vocabulary,
+                        max_length=p.max_length, max_word_length=p.max_word_length,
+                        use_chars=recipe.model.char_features.kind != "none")
+
+
+def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=False):
+    """Trains a recipe to completion and writes its run directory.
+
+    Args:
+        recipe: a recipe path, dict or `Recipe`.
+        overrides: `"dotted.key=value"` strings (as `--set` on the CLI).
+        data: optional `datasets.DatasetDict` to train on instead of the
+            recipe's data source.
+        output: the run directory (default `runs/<recipe name>`, numbered when taken).
+        data_root: where the data cards' files are (overrides `data.root`).
+        resume: continue the interrupted run in `<output>.partial`.
+
+    Returns:
+        A `Run` with the directory, resolved recipe, metrics and history.
+    """
+    from seqtasks import training
+
+    recipe = resolve_recipe(recipe, overrides, data_root)
+    final, partial = rd.choose_output(output, recipe.name, resume)
+    if resume:
+        recipe = Recipe.from_yaml(partial / "recipe.yaml")
+    started = False
+    try:
+        training.configure(recipe)
+        dataset, scheme, unseen = prepare_data(recipe, data)
+        preprocessor = (training.load_preprocessor(partial) if resume
+                        else make_preprocessor(recipe).fit(dataset["train"]))
+        partial.mkdir(parents=True, exist_ok=True)
+        rd.write_text(partial / "preprocessor.json", preprocessor.to_json())
+        rd.write_text(partial / "recipe.yaml", recipe.to_yaml())
+        started = True
+        result = training.fit_and_evaluate(recipe, dataset, preprocessor, scheme, partial)
+    except BaseException:
+        if not started and not resume:
+            shutil.rmtree(partial, ignore_errors=True)
+        elif started:
+            LOG.error("training stopped; continue it with --resume (run kept in %s)", partial)
+        raise
+    result.metrics["unseen_labels"] = unseen
+    rd.write_json(partial / "metrics.json", result.metrics)
+    rd.finish(partial, final)
+    LOG.info("run directory: %s", final)
+    return Run(final, recipe, result.metrics, result.history)
+
+
+def load(directory):
+    """Loads a run directory for prediction (see `seqtasks.inference.LoadedModel`)."""
+    from seqtasks.inference import LoadedModel
+
+    return LoadedModel(rd.check_run_dir(directory))
+
+
+def evaluate(directory, split="test", data=None, data_root=None):
+    """Scores a saved run on one split of its recipe's data (or of `data`).
+
+    Returns:
+        The task's metrics dict for that split.
+    """
+    model = load(directory)
+    if data_root is not None:
+        model.recipe.data.root = str(data_root)
+    return model.evaluate(split, data=data)
+
+
+def predict(directory, inputs):
+    """`load(directory).predict(inputs)`."""
+    return load(directory).predict(inputs)

@@ -1,0 +1,311 @@
+"""Recipes: YAML -> validated dataclasses with every default filled in.
+
+Config flows one way (DESIGN.md, house rule 5): a YAML file or a dict becomes a
+`Recipe`; unknown keys, wrong types and unknown component names are
+`RecipeError`s that name the key; `Recipe.to_yaml()` writes the resolved recipe
+with every default spelled out, which is what a run directory keeps.
+
+Example:
+
+```python
+recipe = Recipe.from_yaml("recipes/pos_ud_ewt_bilstm.yaml",
+                          overrides=["train.epochs=3", "data.limit.train=500"])
+print(recipe.model.encoder.kind)  # "lstm"
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from seqtasks.errors import RecipeError
+
+
+@dataclass
+class DataRecipe:
+    """Where the data comes from (exactly one of card / files / disk / hub, or
+    a `DatasetDict` passed to `seqtasks.train(data=...)`)."""
+
+    card: Optional[str] = None
+    root: Optional[str] = None
+    files: Optional[dict] = None
+    disk: Optional[str] = None
+    hub: Optional[dict] = None
+    columns: dict = field(default_factory=dict)
+    reader: dict = field(default_factory=dict)
+    labels: Optional[list] = None
+    limit: dict = field(default_factory=dict)
+    split_seed: int = 1234
+    # Span-label handling (NER/chunking): the scheme the files are written in
+    # (default: the card's), the scheme to train in, and whether illegal tags
+    # are repaired explicitly (otherwise they are rejected with file:line).
+    scheme: Optional[str] = None
+    target_scheme: Optional[str] = None
+    repair_tags: bool = False
+
+
+@dataclass
+class PreprocessRecipe:
+    """Vocabularies and lengths (fitted on the training split only)."""
+
+    units: str = "word"  # word | char (characters become the tokens)
+    lowercase: bool = False
+    min_frequency: int = 1
+    max_vocabulary: Optional[int] = None
+    max_length: Optional[int] = None  # longer examples are truncated, with a warning
+    max_word_length: int = 20  # characters kept per word for char features
+
+
+@dataclass
+class EmbeddingRecipe:
+    dim: int = 100
+    dropout: float = 0.0
+    pretrained: Optional[str] = None  # GloVe / word2vec text file
+    lowercase_match: bool = True
+    trainable: bool = True
+
+
+@dataclass
+class CharFeaturesRecipe:
+    kind: str = "none"  # none | cnn | bilstm
+    embedding_dim: int = 30
+    dim: int = 50  # CNN filters, or LSTM units per direction
+    kernel_size: int = 3
+
+
+@dataclass
+class EncoderRecipe:
+    kind: str = "lstm"  # simple_rnn | lstm | gru
+    units: int = 128
+    layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.33
+    residual: bool = False
+
+
+@dataclass
+class HeadRecipe:
+    kind: str = "softmax"  # tagging: softmax | crf; classification: classifier
+    hidden: int = 0  # a tanh hidden layer before the output when > 0
+    dropout: float = 0.0
+    pooling: str = "last"  # classification: last | mean | max | attention
+    constrain: bool = True  # CRF: forbid transitions illegal in the scheme
+
+
+@dataclass
+class ModelRecipe:
+    embedding: EmbeddingRecipe = field(default_factory=EmbeddingRecipe)
+    char_features: CharFeaturesRecipe = field(default_factory=CharFeaturesRecipe)
+    encoder: EncoderRecipe = field(default_factory=EncoderRecipe)
+    head: HeadRecipe = field(default_factory=HeadRecipe)
+
+
+@dataclass
+class TrainRecipe:
+    batch_size: int = 32
+    epochs: int = 30
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    clipnorm: Optional[float] = 5.0
+    weight_decay: Optional[float] = None
+    lr_schedule: str = "none"  # none | plateau | cosine
+    early_stopping_patience: int = 5
+    monitor: str = "auto"  # auto = the task's dev metric
+    class_weight: str = "none"  # none | balanced
+    bucket_batches: int = 50  # batches per length-sorted chunk (bucketing)
+    mixed_precision: bool = False
+    distribute: str = "auto"  # auto | none | mirrored
+    threads: Optional[int] = None  # intra-op threads; None = TensorFlow's choice
+    verbose: int = 2
+
+
+@dataclass
+class EvaluateRecipe:
+    splits: list = field(default_factory=lambda: ["validation", "test"])
+    baseline: bool = False  # also train the TF-IDF + logistic regression baseline
+    plots: bool = True
+
+
+@dataclass
+class Recipe:
+    """A whole experiment. See `recipes/*.yaml` for complete examples."""
+
+    name: str = "experiment"
+    task: str = "tagging"  # tagging | classification
+    seed: int = 1234
+    data: DataRecipe = field(default_factory=DataRecipe)
+    preprocess: PreprocessRecipe = field(default_factory=PreprocessRecipe)
+    model: ModelRecipe = field(default_factory=ModelRecipe)
+    train: TrainRecipe = field(default_factory=TrainRecipe)
+    evaluate: EvaluateRecipe = field(default_factory=EvaluateRecipe)
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values, overrides=(), source="recipe"):
+        """Builds a validated recipe from a nested dict and `key=value` overrides.
+
+        Args:
+            values: nested dict as read from YAML.
+            overrides: iterable of `"dotted.key=value"` strings (values parsed as YAML).
+            source: name used in error messages (the file path).
+
+        Returns:
+            A `Recipe` with defaults filled in and component names checked.
+        """
+        values = dict(values or {})
+        for item in overrides:
+            _apply_override(values, item, source)
+        recipe = _build(cls, values, source, prefix="")
+        _check_components(recipe, source)
+        return recipe
+
+    @classmethod
+    def from_yaml(cls, path, overrides=()):
+        """Reads a recipe file (see `from_dict`)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RecipeError(f"{path}: recipe file not found") from None
+        except UnicodeDecodeError as err:
+            raise RecipeError(f"{path}: not valid UTF-8 ({err.reason})") from None
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise RecipeError(f"{path}{line}: not valid YAML ({getattr(err, 'problem', err)})") from None
+        if not isinstance(values, dict):
+            raise RecipeError(f"{path}: expected a mapping of recipe keys, found {type(values).__name__}")
+        return cls.from_dict(values, overrides, source=str(path))
+
+    # -- output --------------------------------------------------------------
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_yaml(self):
+        """The resolved recipe as YAML, every default written out."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# -- validation helpers ---------------------------------------------------------
+
+
+def _apply_override(values, item, source):
+    if "=" not in item:
+        raise RecipeError(f"--set {item!r}: expected key=value, e.g. train.epochs=5")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    cls, node = Recipe, values
+    for depth, part in enumerate(parts):
+        known = _field_types(cls) if cls is not None else None
+        if known is not None and part not in known:
+            prefix = ".".join(parts[:depth])
+            raise RecipeError(_unknown_key_message(f"--set {key}", prefix, part, known))
+        if depth == len(parts) - 1:
+            node[part] = yaml.safe_load(raw)
+            return
+        sub_type = _unwrap_optional(known[part]) if known is not None else None
+        cls = sub_type if dataclasses.is_dataclass(sub_type) else None
+        if known is not None and cls is None and sub_type is not dict:
+            raise RecipeError(f"--set {key}: '{'.'.join(parts[:depth + 1])}' is not a section")
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(f"--set {key}: '{part}' is not a section in {source}")
+        node = child
+
+
+def _field_types(cls):
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _unwrap_optional(tp):
+    if typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _unknown_key_message(where, prefix, key, known):
+    full = f"{prefix}.{key}" if prefix else key
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{where}: unknown key '{full}'{hint}; known keys here: {', '.join(known)}"
+
+
+def _build(cls, values, source, prefix):
+    if not isinstance(values, dict):
+        raise RecipeError(f"{source}: '{prefix or 'recipe'}' must be a mapping, found {values!r}")
+    known = _field_types(cls)
+    for key in values:
+        if key not in known:
+            raise RecipeError(_unknown_key_message(source, prefix, key, known))
+    kwargs = {}
+    for name, tp in known.items():
+        if name not in values:
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(values[name], tp, source, path)
+    return cls(**kwargs)
+
+
+def _coerce(value, tp, source, path):
+    optional = typing.get_origin(tp) is typing.Union and type(None) in typing.get_args(tp)
+    base = _unwrap_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise RecipeError(f"{source}: '{path}' must not be empty")
+    if dataclasses.is_dataclass(base):
+        return _build(base, value, source, path)
+    expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+                dict: "a mapping", list: "a list"}
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+        dict: isinstance(value, dict),
+        list: isinstance(value, list),
+    }.get(base, True)
+    if not ok:
+        raise RecipeError(f"{source}: '{path}' must be {expected[base]}, found {value!r}")
+    return float(value) if base is float else value
+
+
+def _check_components(recipe, source):
+    from seqtasks import registry
+
+    checks = [
+        ("task", recipe.task, registry.TASKS),
+        ("preprocess.units", recipe.preprocess.units, registry.UNITS),
+        ("model.encoder.kind", recipe.model.encoder.kind, registry.ENCODERS),
+        ("model.char_features.kind", recipe.model.char_features.kind, registry.CHAR_FEATURES),
+        ("model.head.kind", recipe.model.head.kind, registry.HEADS[recipe.task]),
+        ("model.head.pooling", recipe.model.head.pooling, registry.POOLING),
+        ("train.optimizer", recipe.train.optimizer, registry.OPTIMIZERS),
+        ("train.lr_schedule", recipe.train.lr_schedule, registry.LR_SCHEDULES),
+        ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),
+        ("train.distribute", recipe.train.distribute, ("auto", "none", "mirrored")),
+    ]
+    for key, name, table in checks:
+        if name not in table:
+            raise RecipeError(f"{source}: unknown {key} '{name}'; known: {', '.join(table)}")
+    for key, number in [("train.batch_size", recipe.train.batch_size), ("train.epochs", recipe.train.epochs),
+                        ("model.encoder.units", recipe.model.encoder.units),
+                        ("model.encoder.layers", recipe.model.encoder.layers),
+                        ("model.embedding.dim", recipe.model.embedding.dim)]:
+        if number < 1:
+            raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
+    if not 0.0 <= recipe.model.encoder.dropout < 1.0:
+        raise RecipeError(f"{source}: 'model.encoder.dropout' must be in [0, 1), found {recipe.model.encoder.dropout}")

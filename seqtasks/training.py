@@ -1,0 +1,174 @@
+"""Model.fit with callbacks, then evaluation of every split (called by `pipeline.train`)."""
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqtasks import evaluation
+from seqtasks.data.batching import Batches
+from seqtasks.run_dir import write_json
+
+LOG = logging.getLogger("seqtasks")
+
+
+@dataclass
+class FitResult:
+    metrics: dict
+    history: dict
+
+
+def configure(recipe):
+    """Seed, threads and precision policy, before any model is built."""
+    import keras
+    import tensorflow as tf
+
+    if recipe.train.threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(recipe.train.threads)
+        except RuntimeError:
+            LOG.warning("train.threads ignored: TensorFlow was already initialised")
+    keras.utils.set_random_seed(recipe.seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if recipe.train.mixed_precision
+                                            else "float32")
+
+
+def load_preprocessor(directory):
+    from seqtasks.data.preprocessing import Preprocessor
+
+    return Preprocessor.from_json((directory / "preprocessor.json").read_text(encoding="utf-8"))
+
+
+def strategy_for(train):
+    """MirroredStrategy over the visible GPUs when asked (or "auto" with >1 GPU)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if train.distribute == "mirrored" or (train.distribute == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def class_weights(labels, num_labels):
+    """'balanced' per-example weights: n / (k * count(class))."""
+    counts = np.bincount(labels, minlength=num_labels).astype(np.float64)
+    per_class = len(labels) / (num_labels * np.maximum(counts, 1))
+    return per_class[labels].astype(np.float32)
+
+
+def make_callbacks(recipe, model, dev, dev_gold, labels, scheme, directory, steps):
+    import keras
+
+    from seqtasks.callbacks import DevMetric
+
+    dev_metric = DevMetric(dev, dev_gold, labels, recipe.task, scheme)
+    monitor = dev_metric.name if recipe.train.monitor == "auto" else recipe.train.monitor
+    mode = "min" if "loss" in monitor else "max"
+    callbacks = [
+        dev_metric,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
+                                      restore_best_weights=True, verbose=1),
+        keras.callbacks.ModelCheckpoint(str(directory / "checkpoints" / "best.weights.h5"),
+                                        monitor=monitor, mode=mode, save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.BackupAndRestore(str(directory / "backup")),
+    ]
+    if recipe.train.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
+                                                           patience=max(1, recipe.train.early_stopping_patience // 2)))
+    return callbacks, dev_metric
+
+
+def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
+    """Builds, trains and evaluates the model; writes model, history and plots.
+
+    Returns:
+        A `FitResult` with the metrics dict (metrics.json) and the history.
+    """
+    import keras
+
+    from seqtasks.models.build import build_model, build_optimizer, count_params
+
+    t = recipe.train
+    encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
+    weights = (class_weights(encoded["train"]["labels"], len(preprocessor.labels))
+               if recipe.task == "classification" and t.class_weight == "balanced" else None)
+    train = Batches(encoded["train"], t.batch_size, shuffle=True, seed=recipe.seed,
+                    bucket_batches=t.bucket_batches, example_weights=weights)
+    evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
+    with strategy_for(t).scope():
+        model = build_model(recipe, preprocessor, scheme)
+        optimizer = build_optimizer(t)
+        if t.lr_schedule == "cosine":
+            optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+                t.learning_rate, decay_steps=t.epochs * len(train))
+        model.compile(optimizer=optimizer)
+    callbacks, dev_metric = make_callbacks(recipe, model, evals["validation"],
+                                           encoded["validation"]["labels"], preprocessor.labels,
+                                           scheme, directory, len(train))
+    start = time.perf_counter()
+    history = model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
+                        epochs=t.epochs, callbacks=callbacks, verbose=t.verbose).history
+    train_seconds = time.perf_counter() - start
+    epochs_run = len(next(iter(history.values()), []))
+    metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
+    for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
+        predictions, speed = evaluation.timed_predict(model, evals[name])
+        metrics[name] = evaluation.score(recipe.task, predictions, encoded[name]["labels"],
+                                         preprocessor.labels, scheme)
+        if name == "test" or "predict_tokens_per_second" not in metrics:
+            metrics["predict_tokens_per_second"] = speed
+        if recipe.evaluate.plots and name == "test":
+            _confusion_plot(recipe.task, predictions, encoded[name]["labels"], preprocessor.labels,
+                            directory / "plots" / f"confusion_{name}.png")
+    fit_seconds = train_seconds - dev_metric.seconds
+    metrics.update({
+        "train_seconds": train_seconds,
+        "train_tokens_per_second": train.num_tokens * epochs_run / max(fit_seconds, 1e-9),
+        "padding_fraction": train.padding_fraction(),
+        "params": count_params(model),
+        "epochs_run": epochs_run,
+        "best_epoch": _best_epoch(history, dev_metric.name),
+        "versions": versions(),
+    })
+    if recipe.evaluate.baseline and recipe.task == "classification":
+        from seqtasks.baseline import tfidf_logistic_regression
+
+        analyzer = "char_wb" if recipe.preprocess.units == "char" else "word"
+        metrics["baseline"] = tfidf_logistic_regression(dataset, analyzer=analyzer, seed=recipe.seed)
+    model.save(directory / "model.keras")
+    write_json(directory / "history.json", history)
+    if recipe.evaluate.plots:
+        from seqtasks.plots import plot_history
+
+        plot_history(history, directory / "plots" / "training_curves.png")
+    return FitResult(metrics, history)
+
+
+def _best_epoch(history, name):
+    values = history.get(name)
+    return int(np.argmax(values)) + 1 if values else None
+
+
+def _confusion_plot(task, predictions, gold, labels, path):
+    from seqtasks.plots import plot_confusion
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if task == "classification":
+        true, pred = np.asarray(gold), predictions.argmax(-1)
+    else:
+        true, pred = np.concatenate(gold), np.concatenate(predictions)
+    plot_confusion(true, pred, labels, path)
+
+
+def versions():
+    import datasets
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "datasets": datasets.__version__,
+            "machine": f"{platform.machine()} {platform.system()}"}
