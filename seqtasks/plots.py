@@ -1,0 +1,120 @@
+"""Training curves and confusion matrices, saved as PNG files.
+
+Figures are made with `matplotlib.figure.Figure` and the Agg canvas directly,
+never through `pyplot`: no window can open, no global figure list grows, and
+the process-wide backend is left alone. Files are written to a temporary name
+in the same folder and renamed, so a crash never leaves half a PNG.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import confusion_matrix
+
+
+def _save(figure, path):
+    """Writes `figure` to `path` as a PNG, atomically."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    FigureCanvasAgg(figure)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, format="png")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _series_names(history):
+    """`loss` first, then metrics, without their `val_` twins."""
+    names = []
+    for key in history:
+        base = key[4:] if key.startswith("val_") else key
+        if base not in names:
+            names.append(base)
+    return sorted(names, key=lambda name: (name != "loss", names.index(name)))
+
+
+def plot_history(history, path):
+    """Plots loss and each metric against the epoch, train and `val_` together.
+
+    Args:
+        history: `{name: [value per epoch]}`, as `keras.callbacks.History.history`
+            (`val_<name>` keys are drawn on the same axes as `<name>`).
+        path: the PNG file to write.
+
+    Example:
+
+    >>> plot_history({"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}, "plots/history.png")
+    """
+    if not history:
+        raise ValueError("plot_history: `history` has no series. Received: history={}")
+    names = _series_names(history)
+    figure = Figure(figsize=(5 * len(names), 3.6), layout="constrained")
+    for axes, name in zip(np.atleast_1d(figure.subplots(1, len(names))), names):
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            if key in history:
+                values = [float(value) for value in history[key]]
+                axes.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        axes.set_title(name)
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        axes.legend()
+    _save(figure, path)
+
+
+def plot_confusion(y_true, y_pred, labels, path, normalize="true"):
+    """Plots a confusion matrix with the class names on both axes.
+
+    Args:
+        y_true: gold class ids (indices into `labels`) or class names.
+        y_pred: predicted class ids or names, the same kind as `y_true`.
+        labels: the class names, in id order.
+        path: the PNG file to write.
+        normalize: `"true"` (rows sum to 1), `"pred"` (columns), `"all"` or
+            `None` (counts), as in `sklearn.metrics.confusion_matrix`.
+
+    Example:
+
+    >>> plot_confusion([0, 1, 1], [0, 1, 0], ["neg", "pos"], "plots/confusion.png")
+    """
+    if normalize not in ("true", "pred", "all", None):
+        raise ValueError(f"plot_confusion: `normalize` must be 'true', 'pred', 'all' or None. "
+                         f"Received: normalize={normalize!r}")
+    labels = [str(label) for label in labels]
+    y_true, y_pred = list(y_true), list(y_pred)
+    by_name = bool(y_true) and isinstance(y_true[0], str)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels if by_name else list(range(len(labels))),
+                              normalize=normalize)
+    n = len(labels)
+    # About 0.3 inch per class keeps 50 names legible; small sets stay readable.
+    side = max(5.0, 0.3 * n + 2.5)
+    font = 9 if n <= 20 else 8 if n <= 35 else 7
+    figure = Figure(figsize=(side + 1.0, side), layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    axes.set_xticks(range(n), labels, rotation=90, fontsize=font)
+    axes.set_yticks(range(n), labels, fontsize=font)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    if n <= 20:  # numbers in the cells only while they fit
+        _annotate(axes, matrix, normalize)
+    _save(figure, path)
+
+
+def _annotate(axes, matrix, normalize):
+    high = matrix.max() / 2 if matrix.size else 0
+    for (row, column), value in np.ndenumerate(matrix):
+        if value:
+            text = f"{value:.2f}" if normalize else f"{int(value)}"
+            axes.text(column, row, text, ha="center", va="center", fontsize=7,
+                      color="white" if value > high else "black")
