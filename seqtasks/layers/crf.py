@@ -110,6 +110,9 @@ class CRF(keras.layers.Layer):
     ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
+        # The output is the emissions, so a padding mask attached to them is
+        # still right for whatever reads them next.
+        self.supports_masking = True
         if isinstance(num_tags, bool) or not isinstance(num_tags, (int, np.integer)):
             raise ValueError(
                 f"`num_tags` must be a positive integer. Received: num_tags={num_tags!r}"
@@ -176,7 +179,7 @@ class CRF(keras.layers.Layer):
         return start, trans, end  # (n,), (n, n), (n,)
 
     def _prepare(self, emissions, mask):
-        """Float32 emissions, bool mask, and time-major scan inputs for steps 1..T-1."""
+        """Float32 emissions, bool mask, and the time-major scan input."""
         if not self.built:
             self.build(ops.shape(emissions))
         emissions = ops.cast(emissions, "float32")  # (batch, time, n)
@@ -188,11 +191,16 @@ class CRF(keras.layers.Layer):
         step_mask = ops.concatenate(
             [ops.zeros_like(mask[:, :1]), mask[:, 1:]], axis=1
         )
-        inputs = (
-            ops.transpose(emissions, (1, 0, 2)),  # (time, batch, n)
-            ops.transpose(step_mask, (1, 0)),  # (time, batch)
+        # One scanned tensor, not a tuple: Keras' TF scan fails on several xs
+        # when the time dimension is dynamic (None). Last channel = step mask.
+        steps = ops.concatenate(
+            [emissions, ops.cast(step_mask, "float32")[:, :, None]], axis=2
         )
-        return emissions, mask, inputs
+        return emissions, mask, ops.transpose(steps, (1, 0, 2))  # (time, batch, n+1)
+
+    def _split(self, step):
+        """Emissions (batch, n) and keep flags (batch,) of one scanned step."""
+        return step[:, : self.num_tags], step[:, self.num_tags] > 0.5
 
     def log_partition(self, emissions, mask=None):
         """Log of the sum of exp(score) over all tag paths (forward algorithm).
@@ -204,17 +212,17 @@ class CRF(keras.layers.Layer):
         Returns:
             float32 (batch,).
         """
-        emissions, mask, inputs = self._prepare(emissions, mask)
+        emissions, mask, steps = self._prepare(emissions, mask)
         start, trans, end = self._scores()
 
         def step(alpha, x):
-            emit, keep = x  # (batch, n), (batch,)
+            emit, keep = self._split(x)  # (batch, n), (batch,)
             # (batch, from, 1) + (from, to) -> log-sum over `from`
             new = ops.logsumexp(alpha[:, :, None] + trans, axis=1) + emit
             alpha = ops.where(keep[:, None], new, alpha)  # padding: carry alpha
             return alpha, alpha
 
-        alpha, _ = ops.scan(step, start[None, :] + emissions[:, 0], inputs)
+        alpha, _ = ops.scan(step, start[None, :] + emissions[:, 0], steps)
         return ops.logsumexp(alpha + end, axis=1)
 
     def sequence_score(self, emissions, tags, mask=None):
@@ -259,13 +267,13 @@ class CRF(keras.layers.Layer):
         Returns:
             int32 (batch, time) tags, 0 at padded positions.
         """
-        emissions, mask, inputs = self._prepare(emissions, mask)
+        emissions, mask, steps = self._prepare(emissions, mask)
         start, trans, end = self._scores()
         identity = ops.arange(self.num_tags, dtype="int32")[None, :]  # (1, n)
 
         def forward(carry, x):
             score, _ = carry  # (batch, n)
-            emit, keep = x
+            emit, keep = self._split(x)
             total = score[:, :, None] + trans  # (batch, from, to)
             best_from = ops.cast(ops.argmax(total, axis=1), "int32")  # (batch, to)
             new = ops.max(total, axis=1) + emit
@@ -278,7 +286,7 @@ class CRF(keras.layers.Layer):
 
         score0 = start[None, :] + emissions[:, 0]
         init = (score0, ops.zeros_like(score0, dtype="int32"))
-        (score, _), (_, pointers) = ops.scan(forward, init, inputs)
+        (score, _), (_, pointers) = ops.scan(forward, init, steps)
         best_last = ops.cast(ops.argmax(score + end, axis=1), "int32")  # (batch,)
 
         def backward(tag, pointers_t):
