@@ -98,7 +98,8 @@ def _class_label(dataset, column, labels):
     leaf = inner if inner is not None else feature
     if isinstance(leaf, datasets.ClassLabel):
         return dataset
-    if leaf.dtype == "string":
+    is_string = getattr(leaf, "dtype", None) in ("string", "large_string")
+    if is_string:
         values = set()
         for split in dataset.values():
             for value in split[column]:
@@ -106,12 +107,12 @@ def _class_label(dataset, column, labels):
         labels = sorted(values)
     elif labels is None:
         raise RecipeError(
-            f"column {column!r} holds integers ({leaf.dtype}) without label names; "
+            f"column {column!r} holds non-string labels ({getattr(leaf, 'dtype', leaf)}) without label names; "
             "give the class names in order as data.labels, or use string labels"
         )
     label = datasets.ClassLabel(names=[str(name) for name in labels])
     new = datasets.Sequence(label) if inner is not None else label
-    if leaf.dtype != "string":
+    if not is_string:
         top = max((max(v, default=-1) if inner is not None else v) for split in dataset.values() for v in split[column])
         if top >= len(labels):
             raise RecipeError(f"column {column!r} has label index {top} but data.labels has {len(labels)} names")
