@@ -141,7 +141,6 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     result.metrics["unseen_labels"] = unseen
     rd.write_json(partial / "metrics.json", result.metrics)
     rd.finish(partial, final)
-    LOG.info("run directory: %s", final)
     return Run(final, recipe, result.metrics, result.history)
 
 

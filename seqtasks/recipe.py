@@ -67,6 +67,7 @@ class PreprocessRecipe:
 class EmbeddingRecipe:
     dim: int = 100
     dropout: float = 0.0
+    word_dropout: float = 0.0  # replace tokens by <unk> with this probability in training
     pretrained: Optional[str] = None  # GloVe / word2vec text file
     lowercase_match: bool = True
     trainable: bool = True

@@ -2,6 +2,7 @@
 
 import keras
 
+from seqtasks.layers.token_dropout import TokenDropout
 from seqtasks.models.encoders import rnn_encoder
 from seqtasks.registry import CHAR_FEATURES, resolve
 
@@ -19,6 +20,7 @@ class Backbone(keras.Model):
         embedding_dim: width of the token embedding.
         embedding_dropout: dropout on the concatenated word features.
         embedding_trainable: fine-tune the token embedding.
+        word_dropout: probability of replacing a token by the unknown id in training.
         char_vocabulary_size: number of character ids.
         char_features: "none", "cnn" or "bilstm".
         char_embedding_dim / char_dim / char_kernel_size: char feature sizes.
@@ -33,15 +35,18 @@ class Backbone(keras.Model):
     """
 
     def __init__(self, vocabulary_size, embedding_dim=100, embedding_dropout=0.0,
-                 embedding_trainable=True, char_vocabulary_size=0, char_features="none",
+                 embedding_trainable=True, word_dropout=0.0, char_vocabulary_size=0, char_features="none",
                  char_embedding_dim=30, char_dim=50, char_kernel_size=3, encoder=None,
                  **kwargs):
         encoder = dict(encoder or {})
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input((None,), dtype="bool", name="padding_mask")
         inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        ids = token_ids
+        if word_dropout:
+            ids = TokenDropout(word_dropout, name="word_dropout")(token_ids)
         x = keras.layers.Embedding(vocabulary_size, embedding_dim,
-                                   trainable=embedding_trainable, name="token_embedding")(token_ids)
+                                   trainable=embedding_trainable, name="token_embedding")(ids)
         char_cls = resolve(CHAR_FEATURES, char_features, "char_features")
         if char_cls is not None:
             char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
@@ -61,6 +66,7 @@ class Backbone(keras.Model):
         self.embedding_dim = embedding_dim
         self.embedding_dropout = embedding_dropout
         self.embedding_trainable = embedding_trainable
+        self.word_dropout = word_dropout
         self.char_vocabulary_size = char_vocabulary_size
         self.char_features = char_features
         self.char_embedding_dim = char_embedding_dim
@@ -87,6 +93,7 @@ class Backbone(keras.Model):
             "embedding_dim": self.embedding_dim,
             "embedding_dropout": self.embedding_dropout,
             "embedding_trainable": self.embedding_trainable,
+            "word_dropout": self.word_dropout,
             "char_vocabulary_size": self.char_vocabulary_size,
             "char_features": self.char_features,
             "char_embedding_dim": self.char_embedding_dim,

@@ -27,6 +27,7 @@ def build_model(recipe, preprocessor, scheme=None):
         embedding_dim=m.embedding.dim,
         embedding_dropout=m.embedding.dropout,
         embedding_trainable=m.embedding.trainable,
+        word_dropout=m.embedding.word_dropout,
         char_vocabulary_size=len(preprocessor.chars),
         char_features=m.char_features.kind,
         char_embedding_dim=m.char_features.embedding_dim,

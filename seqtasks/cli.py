@@ -1,0 +1,155 @@
+"""Command line: parses arguments and calls the pipeline's functions.
+
+```
+seqtasks train RECIPE [--output DIR] [--set key=value ...] [--data-root DIR] [--resume]
+seqtasks evaluate RUN_DIR [--split test] [--data-root DIR]
+seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json]
+seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
+seqtasks show RECIPE [--set key=value ...]
+seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
+```
+Input errors print one line and exit with code 2 (no traceback).
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from seqtasks.errors import SeqtasksError
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="seqtasks", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def recipe_args(p):
+        p.add_argument("recipe", help="recipe YAML file")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a recipe key, e.g. --set train.epochs=5 (repeatable)")
+        p.add_argument("--data-root", help="folder holding the data cards' files")
+
+    p = sub.add_parser("train", help="train a recipe and print its metrics")
+    recipe_args(p)
+    p.add_argument("--output", help="run directory (default runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p = sub.add_parser("evaluate", help="score a run directory on a split")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="test")
+    p.add_argument("--data-root")
+    p = sub.add_parser("predict", help="tag or classify raw text with a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("texts", nargs="*", help="raw texts (tokenised); or use --input")
+    p.add_argument("--input", help="file: one text per line, or CoNLL (tokens in the first column, "
+                                   "blank line between sentences) when --input-format conll")
+    p.add_argument("--input-format", choices=["text", "conll"], default=None,
+                   help="default: conll for *.conll/*.conllu/*.bio files, else text")
+    p.add_argument("--format", choices=["text", "conll", "json"], default="text")
+    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a classification recipe")
+    recipe_args(p)
+    p = sub.add_parser("show", help="print the resolved recipe (every default filled in)")
+    recipe_args(p)
+    p = sub.add_parser("data", help="data cards: list or verify")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    data_sub.add_parser("list", help="list the data cards")
+    v = data_sub.add_parser("verify", help="check checksums and counts (exit 1 on mismatch)")
+    v.add_argument("name", nargs="?")
+    v.add_argument("--data-root")
+    return parser
+
+
+def main(argv=None):
+    """Runs the CLI; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return COMMANDS[args.command](args) or 0
+    except SeqtasksError as err:
+        print(f"seqtasks: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(args):
+    from seqtasks import pipeline
+
+    run = pipeline.train(args.recipe, args.overrides, output=args.output, data_root=args.data_root,
+                         resume=args.resume)
+    print(_summary(run.metrics))
+    print(f"run directory: {run.directory}")
+
+
+def _summary(metrics):
+    lines = []
+    for split in ("train", "validation", "test"):
+        if split in metrics:
+            scores = {k: v for k, v in metrics[split].items() if isinstance(v, float)}
+            lines.append(f"{split}: " + "  ".join(f"{k}={v:.4f}" for k, v in scores.items()))
+    if "baseline" in metrics:
+        b = metrics["baseline"].get("test", {})
+        lines.append("baseline (tf-idf + logistic regression) test: "
+                     + "  ".join(f"{k}={b[k]:.4f}" for k in ("accuracy", "macro_f1") if k in b))
+    lines.append(f"train: {metrics['train_seconds']:.0f} s, {metrics['epochs_run']} epochs, "
+                 f"{metrics['train_tokens_per_second']:.0f} tokens/s; predict "
+                 f"{metrics['predict_tokens_per_second']:.0f} tokens/s; padding "
+                 f"{metrics['padding_fraction']:.3f}")
+    return "\n".join(lines)
+
+
+def _evaluate(args):
+    from seqtasks import pipeline
+
+    scores = pipeline.evaluate(args.run_dir, args.split, data_root=args.data_root)
+    print(json.dumps({args.split: scores}, indent=2))
+
+
+def _predict(args):
+    from seqtasks import pipeline
+    from seqtasks.predict_io import format_results, read_inputs
+
+    inputs = read_inputs(args.texts, args.input, args.input_format)
+    model = pipeline.load(args.run_dir)
+    print(format_results(model.predict(inputs), args.format, model.task))
+
+
+def _baseline(args):
+    from seqtasks import pipeline
+    from seqtasks.baseline import tfidf_logistic_regression
+
+    recipe = pipeline.resolve_recipe(args.recipe, args.overrides, args.data_root)
+    if recipe.task != "classification":
+        raise SeqtasksError(f"{args.recipe}: the baseline is for classification recipes, "
+                            f"this one is '{recipe.task}'")
+    dataset, _, _ = pipeline.prepare_data(recipe)
+    analyzer = "char_wb" if recipe.preprocess.units == "char" else "word"
+    result = tfidf_logistic_regression(dataset, analyzer=analyzer, seed=recipe.seed)
+    print(json.dumps({k: ({m: v for m, v in s.items() if m != "report"} if isinstance(s, dict) else s)
+                      for k, s in result.items()}, indent=2))
+
+
+def _show(args):
+    from seqtasks import pipeline
+
+    print(pipeline.resolve_recipe(args.recipe, args.overrides, args.data_root).to_yaml(), end="")
+
+
+def _data(args):
+    from seqtasks.data import cards
+
+    if args.data_command == "list":
+        print(cards.format_card_table())
+        return 0
+    chosen = [cards.load_card(args.name)] if args.name else cards.list_cards()
+    failed = 0
+    for card in chosen:
+        problems = cards.verify_card(card, args.data_root)
+        print(f"{card.name}: {'ok' if not problems else 'FAILED'}")
+        for problem in problems:
+            print(f"  {problem}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "baseline": _baseline,
+            "show": _show, "data": _data}

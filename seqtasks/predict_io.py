@@ -1,0 +1,68 @@
+"""Reading prediction inputs and formatting prediction results (text, CoNLL, JSON)."""
+
+import json
+from pathlib import Path
+
+from seqtasks.errors import DataError, SeqtasksError
+
+CONLL_SUFFIXES = (".conll", ".conllu", ".bio", ".iob", ".tsv")
+
+
+def read_inputs(texts, path=None, input_format=None):
+    """The texts to predict on: command-line strings and/or a file.
+
+    Args:
+        texts: raw strings from the command line.
+        path: optional file: one raw text per line, or CoNLL (tokens in the
+            first column, a blank line between sentences, `#` comments and
+            `-DOCSTART-` skipped) whose tokens are kept as they are.
+        input_format: "text", "conll", or None to decide by the file suffix.
+
+    Returns:
+        A list of raw strings and/or token lists.
+    """
+    inputs = list(texts)
+    if path:
+        path = Path(path)
+        fmt = input_format or ("conll" if path.suffix.lower() in CONLL_SUFFIXES else "text")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise DataError(f"{path}: input file not found") from None
+        except UnicodeDecodeError as err:
+            line = path.read_bytes()[: err.start].count(b"\n") + 1
+            raise DataError(f"{path}:{line}: not valid UTF-8") from None
+        inputs += _conll_sentences(lines) if fmt == "conll" else [l for l in lines if l.strip()]
+    if not inputs:
+        raise SeqtasksError("predict: give texts as arguments or a file with --input")
+    return inputs
+
+
+def _conll_sentences(lines):
+    sentences, current = [], []
+    for line in lines + [""]:
+        if not line.strip():
+            if current:
+                sentences.append(current)
+            current = []
+        elif not line.startswith("#") and not line.startswith("-DOCSTART-"):
+            current.append(line.split()[0] if "\t" not in line else line.split("\t")[0])
+    return sentences
+
+
+def format_results(results, fmt, task):
+    """Formats `LoadedModel.predict` results for printing."""
+    if fmt == "json":
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in results)
+    if task == "classification":
+        return "\n".join(
+            f"{r['label']}\t" + " ".join(f"{k}={v:.3f}" for k, v in r["probabilities"].items())
+            for r in results)
+    if fmt == "conll":
+        return "\n\n".join("\n".join(f"{t}\t{g}" for t, g in zip(r["tokens"], r["tags"]))
+                           for r in results)
+    out = []
+    for r in results:
+        out.append(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"])))
+        out += [f"  {e['type']}\t{e['start']}-{e['end']}\t{e['text']}" for e in r.get("entities", [])]
+    return "\n".join(out)
