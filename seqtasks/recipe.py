@@ -292,7 +292,7 @@ def _check_components(recipe, source):
         ("preprocess.units", recipe.preprocess.units, registry.UNITS),
         ("model.encoder.kind", recipe.model.encoder.kind, registry.ENCODERS),
         ("model.char_features.kind", recipe.model.char_features.kind, registry.CHAR_FEATURES),
-        ("model.head.kind", recipe.model.head.kind, registry.HEADS[recipe.task]),
+        ("model.head.kind", recipe.model.head.kind, registry.HEADS.get(recipe.task, {})),
         ("model.head.pooling", recipe.model.head.pooling, registry.POOLING),
         ("train.optimizer", recipe.train.optimizer, registry.OPTIMIZERS),
         ("train.lr_schedule", recipe.train.lr_schedule, registry.LR_SCHEDULES),
