@@ -131,6 +131,50 @@ def test_gradients_flow_and_are_marginals():
     np.testing.assert_allclose(marginals.sum(axis=-1), mask.astype("float32"), atol=1e-5)
 
 
+def test_xla_compiles_loss_gradient_and_decoding():
+    # jit_compile="auto" means XLA on GPU: the loss gradient must compile there.
+    emissions, mask, lengths, weights, tags = _random_case(6, 4)
+    crf = _crf_with(weights)
+
+    def grads(emissions, tags, mask):
+        with tf.GradientTape() as tape:
+            tape.watch(emissions)
+            loss = crf_loss(crf, emissions, tags, mask)
+        return tape.gradient(loss, [emissions] + crf.trainable_weights), crf.decode(emissions, mask)
+
+    args = (tf.constant(emissions), tf.constant(tags, tf.int32), tf.constant(mask))
+    (eager_grads, eager_tags), (xla_grads, xla_tags) = grads(*args), tf.function(grads, jit_compile=True)(*args)
+    for eager, xla in zip(eager_grads, xla_grads):
+        np.testing.assert_allclose(xla, eager, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(xla_tags, eager_tags)
+
+
+def test_float16_emissions_stay_float32():
+    emissions, mask, lengths, weights, tags = _random_case(8, 3)
+    crf = _crf_with(weights)
+    half = emissions.astype("float16")
+    assert crf(half).dtype == "float32" and crf.log_partition(half, mask).dtype == "float32"
+    np.testing.assert_allclose(
+        crf.log_partition(half, mask), crf.log_partition(half.astype("float32"), mask), rtol=1e-6
+    )
+
+
+def test_crf_loss_weights():
+    emissions, mask, lengths, weights, tags = _random_case(9, 3)
+    crf = _crf_with(weights)
+    nll = -np.asarray(crf.log_likelihood(emissions, tags, mask))
+    np.testing.assert_allclose(crf_loss(crf, emissions, tags, mask), nll.mean(), rtol=1e-6)
+    per_sequence = np.array([1.0, 0.0, 2.0, 1.0, 0.5], "float32")
+    np.testing.assert_allclose(
+        crf_loss(crf, emissions, tags, mask, per_sequence), (nll * per_sequence).mean(), rtol=1e-6
+    )
+    # per-token weights (a softmax head's padding weights) -> one weight per sequence
+    per_token = mask.astype("float32") * per_sequence[:, None]
+    np.testing.assert_allclose(
+        crf_loss(crf, emissions, tags, mask, per_token), (nll * per_sequence).mean(), rtol=1e-6
+    )
+
+
 def test_constrained_decoding_is_always_legal():
     rng = np.random.default_rng(11)
     start_ok, trans_ok, end_ok = schemes.allowed_transitions(LABELS, "IOB2")

@@ -7,8 +7,9 @@ constraints (see `seqtasks.data.schemes.allowed_transitions`) forbid illegal
 tag sequences such as `O -> I-PER` in IOB2, in training and in decoding alike.
 
 All CRF maths runs in float32 (emissions are cast), so the layer is safe under
-mixed precision. Time loops use `keras.ops.scan` on time-major tensors, so the
-time dimension may be dynamic (graph mode, `model.fit`, `tf.distribute`).
+mixed precision. Time loops run on time-major tensors (`keras.ops.while_loop`
+for the forward algorithm, `keras.ops.scan` for Viterbi), so the time dimension
+may be dynamic (graph mode, `model.fit`, `tf.distribute`, XLA).
 """
 
 import keras
@@ -186,8 +187,8 @@ class CRF(keras.layers.Layer):
         if mask is None:
             mask = ops.ones(ops.shape(emissions)[:2], dtype="bool")
         mask = ops.cast(mask, "bool")  # (batch, time)
-        # Step 0 is the scan's initial value; masking it out of the scan makes
-        # the loop run over all T steps, so T == 1 never gives an empty scan.
+        # Step 0 is the loops' initial value; masking it out lets Viterbi scan
+        # over all T steps, so T == 1 never gives an empty scan.
         step_mask = ops.concatenate(
             [ops.zeros_like(mask[:, :1]), mask[:, 1:]], axis=1
         )
@@ -214,15 +215,22 @@ class CRF(keras.layers.Layer):
         """
         emissions, mask, steps = self._prepare(emissions, mask)
         start, trans, end = self._scores()
+        num_steps = ops.shape(steps)[0]
 
-        def step(alpha, x):
-            emit, keep = self._split(x)  # (batch, n), (batch,)
+        def step(t, alpha):
+            emit, keep = self._split(steps[t])  # (batch, n), (batch,)
             # (batch, from, 1) + (from, to) -> log-sum over `from`
             new = ops.logsumexp(alpha[:, :, None] + trans, axis=1) + emit
-            alpha = ops.where(keep[:, None], new, alpha)  # padding: carry alpha
-            return alpha, alpha
+            return t + 1, ops.where(keep[:, None], new, alpha)  # padding: carry alpha
 
-        alpha, _ = ops.scan(step, start[None, :] + emissions[:, 0], steps)
+        # A while loop with `maximum_iterations`, not `scan`: the gradient of
+        # Keras' TF scan cannot be XLA-compiled (jit_compile, "auto" on GPU).
+        _, alpha = ops.while_loop(
+            lambda t, alpha: t < num_steps,
+            step,
+            (1, start[None, :] + emissions[:, 0]),
+            maximum_iterations=num_steps,
+        )
         return ops.logsumexp(alpha + end, axis=1)
 
     def sequence_score(self, emissions, tags, mask=None):
