@@ -208,7 +208,7 @@ class CRF(keras.layers.Layer):
 
         Args:
             emissions: (batch, time, num_tags) scores.
-            mask: boolean (batch, time), right-padded; `None` means no padding.
+            mask: boolean (or 0/1) (batch, time), right-padded; `None`: no padding.
 
         Returns:
             float32 (batch,).
@@ -239,7 +239,7 @@ class CRF(keras.layers.Layer):
         Args:
             emissions: (batch, time, num_tags) scores.
             tags: integer (batch, time) gold tags; padded positions are ignored.
-            mask: boolean (batch, time), right-padded; `None` means no padding.
+            mask: boolean (or 0/1) (batch, time), right-padded; `None`: no padding.
 
         Returns:
             float32 (batch,).
@@ -270,7 +270,7 @@ class CRF(keras.layers.Layer):
 
         Args:
             emissions: (batch, time, num_tags) scores.
-            mask: boolean (batch, time), right-padded; `None` means no padding.
+            mask: boolean (or 0/1) (batch, time), right-padded; `None`: no padding.
 
         Returns:
             int32 (batch, time) tags, 0 at padded positions.
