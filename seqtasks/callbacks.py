@@ -1,10 +1,13 @@
 """Keras callbacks of the toolkit (training itself is plain `model.fit`)."""
 
+import json
 import time
+from pathlib import Path
 
 import keras
 
 from seqtasks import evaluation
+from seqtasks.run_dir import write_json
 
 
 class DevMetric(keras.callbacks.Callback):
@@ -46,3 +49,39 @@ class DevMetric(keras.callbacks.Callback):
         if logs is not None:
             logs[self.name] = scores[self.name[len("val_"):]]
         self.seconds += time.perf_counter() - start
+
+
+class RunHistory(keras.callbacks.Callback):
+    """Keeps the logs of every epoch in `path` (JSON), across `--resume`.
+
+    `model.fit(...).history` only holds the epochs of one `fit` call, so after
+    a resume the epochs before the interruption would be missing from
+    `history.json`, `epochs_run` and `best_epoch`. This callback reloads the
+    file and appends to it instead.
+
+    Args:
+        path: the history file in the (partial) run directory.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.history = {}
+        self.epochs_this_run = 0
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        self.history = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        self._first = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first:
+            # A resumed fit starts at `epoch`: drop logs of epochs that run again.
+            self.history = {k: v[:epoch] for k, v in self.history.items()}
+            self._first = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.epochs_this_run += 1
+        write_json(self.path, self.history)

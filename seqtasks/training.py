@@ -109,10 +109,15 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     callbacks, dev_metric = make_callbacks(recipe, model, evals["validation"],
                                            encoded["validation"]["labels"], preprocessor.labels,
                                            scheme, directory, len(train))
+    from seqtasks.callbacks import RunHistory
+
+    run_history = RunHistory(directory / "history.json")  # epochs before a resume included
+    callbacks.insert(1, run_history)  # after DevMetric, so its val_ metric is logged
     start = time.perf_counter()
-    history = model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
-                        epochs=t.epochs, callbacks=callbacks, verbose=t.verbose).history
+    model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
+              epochs=t.epochs, callbacks=callbacks, verbose=t.verbose)
     train_seconds = time.perf_counter() - start
+    history = run_history.history
     epochs_run = len(next(iter(history.values()), []))
     metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
     for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
@@ -127,7 +132,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     fit_seconds = train_seconds - dev_metric.seconds
     metrics.update({
         "train_seconds": train_seconds,
-        "train_tokens_per_second": train.num_tokens * epochs_run / max(fit_seconds, 1e-9),
+        "train_tokens_per_second": train.num_tokens * run_history.epochs_this_run / max(fit_seconds, 1e-9),
         "padding_fraction": train.padding_fraction(),
         "params": count_params(model),
         "epochs_run": epochs_run,
