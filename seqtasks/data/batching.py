@@ -100,7 +100,10 @@ class Batches:
         for row, i in enumerate(idx):
             token_ids[row, : lengths[row]] = self.token_ids[i]
         mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
-        inputs = {"token_ids": token_ids, "padding_mask": mask}
+        # 0/1 int32 rather than bool: under MirroredStrategy Keras sums the first
+        # batch across replicas to learn its shapes, which fails on bool tensors.
+        # The model's boolean `padding_mask` input casts it back.
+        inputs = {"token_ids": token_ids, "padding_mask": mask.astype(np.int32)}
         if self.char_ids is not None:
             chars = [self.char_ids[i] for i in idx]
             word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
@@ -144,7 +147,7 @@ class Batches:
         tagging = self.tagging
         inputs_spec = {
             "token_ids": tf.TensorSpec((None, None), tf.int32),
-            "padding_mask": tf.TensorSpec((None, None), tf.bool),
+            "padding_mask": tf.TensorSpec((None, None), tf.int32),
         }
         if self.char_ids is not None:
             inputs_spec["char_ids"] = tf.TensorSpec((None, None, None), tf.int32)

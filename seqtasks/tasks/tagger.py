@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from seqtasks.layers.crf import crf_loss
 from seqtasks.models.heads import crf_head, token_softmax_head
 
 
@@ -73,9 +74,9 @@ class Tagger(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.head != "crf":
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        crf = self.get_layer("crf")
-        log_likelihood = crf.log_likelihood(y_pred, y, x["padding_mask"])  # (batch,)
-        loss = -keras.ops.mean(log_likelihood)
+        # crf_loss goes through Keras' loss reduction, so under a tf.distribute
+        # strategy each replica's loss is scaled like a compiled Keras loss.
+        loss = crf_loss(self.get_layer("crf"), y_pred, y, x["padding_mask"])
         if self.losses:
             loss = loss + keras.ops.sum(self.losses)
         return loss
