@@ -95,6 +95,7 @@ def make_preprocessor(recipe):
 
     p = recipe.preprocess
     return Preprocessor(task=recipe.task, units=p.units, lowercase=p.lowercase,
+                        normalize_digits=p.normalize_digits,
                         min_frequency=p.min_frequency, max_vocabulary=p.max_vocabulary,
                         max_length=p.max_length, max_word_length=p.max_word_length,
                         use_chars=recipe.model.char_features.kind != "none")

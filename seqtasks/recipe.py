@@ -57,6 +57,7 @@ class PreprocessRecipe:
 
     units: str = "word"  # word | char (characters become the tokens)
     lowercase: bool = False
+    normalize_digits: bool = False  # map digits to 0 in the token vocabulary
     min_frequency: int = 1
     max_vocabulary: Optional[int] = None
     max_length: Optional[int] = None  # longer examples are truncated, with a warning

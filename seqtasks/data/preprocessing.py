@@ -28,6 +28,7 @@ LOG = logging.getLogger("seqtasks")
 
 # Words with inner hyphens/apostrophes stay whole; every other symbol is a token.
 # Numbers keep their decimal point or comma ("3.5", "1,000").
+_DIGIT_RE = re.compile(r"\d")
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'’]\w+)*|n't|[^\w\s]")
 
 
@@ -53,6 +54,7 @@ class Preprocessor:
         task: "tagging" (a label per token) or "classification" (a label per text).
         units: "word" or "char" (characters are the tokens; classification only).
         lowercase: lowercase tokens before looking them up (characters keep case).
+        normalize_digits: map every digit to 0 before looking tokens up.
         min_frequency: tokens seen fewer times in training become unknown.
         max_vocabulary: keep at most this many tokens (most frequent first).
         max_length: truncate longer examples (the count is reported).
@@ -60,12 +62,14 @@ class Preprocessor:
         use_chars: whether `char_ids` are produced.
     """
 
-    def __init__(self, task="tagging", units="word", lowercase=False, min_frequency=1,
+    def __init__(self, task="tagging", units="word", lowercase=False, normalize_digits=False,
+                 min_frequency=1,
                  max_vocabulary=None, max_length=None, max_word_length=20, use_chars=False,
                  tokens=None, chars=None, labels=None):
         self.task = task
         self.units = units
         self.lowercase = lowercase
+        self.normalize_digits = normalize_digits
         self.min_frequency = min_frequency
         self.max_vocabulary = max_vocabulary
         self.max_length = max_length
@@ -114,7 +118,11 @@ class Preprocessor:
         return [[t for t, _, _ in tokenize(text, self.units)] for text in dataset["text"]]
 
     def _norm(self, token):
-        return token.lower() if self.lowercase else token
+        if self.lowercase:
+            token = token.lower()
+        if self.normalize_digits:
+            token = _DIGIT_RE.sub("0", token)
+        return token
 
     # -- encoding -----------------------------------------------------------------
     def encode_tokens(self, tokens):
@@ -166,6 +174,7 @@ class Preprocessor:
     def get_config(self):
         return {
             "task": self.task, "units": self.units, "lowercase": self.lowercase,
+            "normalize_digits": self.normalize_digits,
             "min_frequency": self.min_frequency, "max_vocabulary": self.max_vocabulary,
             "max_length": self.max_length, "max_word_length": self.max_word_length,
             "use_chars": self.use_chars, "tokens": self.tokens, "chars": self.chars,
