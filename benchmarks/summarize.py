@@ -1,0 +1,36 @@
+"""Prints a markdown results table from run directories' metrics.json.
+
+Usage: python benchmarks/summarize.py runs/*/
+"""
+
+import json
+import sys
+from pathlib import Path
+
+MAIN = {"tagging": ["accuracy", "f1", "f1_strict"], "classification": ["accuracy", "macro_f1"]}
+
+
+def row(directory):
+    metrics = json.loads((Path(directory) / "metrics.json").read_text())
+    names = [m for m in MAIN[metrics["task"]] if m in metrics["test"]]
+    test = ", ".join(f"{m} {100 * metrics['test'][m]:.2f}" for m in names)
+    dev = ", ".join(f"{m} {100 * metrics['validation'][m]:.2f}" for m in names)
+    baseline = metrics.get("baseline", {}).get("test")
+    base = (f"acc {100 * baseline['accuracy']:.2f}, macro-F1 {100 * baseline['macro_f1']:.2f}"
+            if baseline else "")
+    return (f"| {metrics['recipe']} | {test} | {dev} | {base} | {metrics['epochs_run']} "
+            f"| {metrics['train_seconds'] / 60:.1f} | {metrics['train_tokens_per_second']:.0f} "
+            f"| {metrics['predict_tokens_per_second']:.0f} | {metrics['padding_fraction']:.3f} |")
+
+
+def main(paths):
+    print("| recipe | test | dev | TF-IDF baseline (test) | epochs | train min | train tok/s "
+          "| predict tok/s | padding |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        if (Path(path) / "metrics.json").exists():
+            print(row(path))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
