@@ -115,7 +115,8 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     callbacks.insert(1, run_history)  # after DevMetric, so its val_ metric is logged
     start = time.perf_counter()
     model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
-              epochs=t.epochs, callbacks=callbacks, verbose=t.verbose)
+              epochs=t.epochs, callbacks=callbacks, verbose=t.verbose,
+              shuffle=False)  # Batches shuffles itself, with length bucketing
     train_seconds = time.perf_counter() - start
     history = run_history.history
     epochs_run = len(next(iter(history.values()), []))
