@@ -63,7 +63,7 @@ class LoadedModel:
         if isinstance(inputs, str):
             inputs = [inputs]
         items = [self._split(x) for x in inputs]
-        encoded = [self.preprocessor.encode_tokens([t for t, _, _ in toks]) for _, toks in items]
+        encoded = [self.preprocessor.encode_tokens(tokens) for tokens in self._model_tokens(items)]
         batches = Batches({"token_ids": [e["token_ids"] for e in encoded],
                            "char_ids": [e["char_ids"] for e in encoded] if self.preprocessor.use_chars
                            else None},
@@ -72,6 +72,20 @@ class LoadedModel:
         if self.task == "classification":
             return [self._class_result(p) for p in predictions]
         return [self._tag_result(text, toks, p) for (text, toks), p in zip(items, predictions)]
+
+    def _model_tokens(self, items):
+        """Token lists as the model saw them in training: a classifier's inputs
+        are truncated to `max_length` (as `encode_split` does, so predict agrees
+        with evaluate); a tagger keeps every token, since each needs a tag."""
+        tokens = [[t for t, _, _ in toks] for _, toks in items]
+        limit = self.preprocessor.max_length
+        if self.task != "classification" or not limit:
+            return tokens
+        longer = sum(len(t) > limit for t in tokens)
+        if longer:
+            LOG.warning("input: truncated %d of %d texts longer than max_length=%d",
+                        longer, len(tokens), limit)
+        return [t[:limit] for t in tokens]
 
     def _split(self, item):
         if isinstance(item, str):
