@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtasks import run_dir as rd
-from seqtasks.errors import RecipeError
+from seqtasks.errors import RecipeError, SeqtasksError
 from seqtasks.recipe import Recipe
 
 LOG = logging.getLogger("seqtasks")
@@ -80,14 +80,21 @@ def prepare_data(recipe, data=None):
 
 
 def _declared_scheme(recipe):
-    if recipe.data.scheme or not recipe.data.card:
+    """The declared scheme and split -> file, so errors name the file (not the split)."""
+    if recipe.data.files:
+        from seqtasks.data.sources import SPLIT_ALIASES
+
+        paths = {SPLIT_ALIASES.get(split, split): str(path)
+                 for split, path in recipe.data.files.items() if split != "format"}
+        return recipe.data.scheme, paths
+    if not recipe.data.card:
         return recipe.data.scheme, {}
     from seqtasks.data.cards import card_file, load_card
 
     card = load_card(recipe.data.card)
     paths = {split: str(card_file(card, rel, recipe.data.root)) for split, rel in card.files.items()
              if isinstance(rel, str)}
-    return card.scheme, paths
+    return recipe.data.scheme or card.scheme, paths
 
 
 def make_preprocessor(recipe):
@@ -133,8 +140,10 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
         rd.write_text(partial / "recipe.yaml", recipe.to_yaml())
         started = True
         result = training.fit_and_evaluate(recipe, dataset, preprocessor, scheme, partial)
-    except BaseException:
-        if not started and not resume:
+    except BaseException as err:
+        # Bad input found before the first epoch ended leaves nothing worth resuming.
+        bad_input = isinstance(err, SeqtasksError) and not (partial / "history.json").exists()
+        if (not started or bad_input) and not resume:
             shutil.rmtree(partial, ignore_errors=True)
         elif started:
             LOG.error("training stopped; continue it with --resume (run kept in %s)", partial)
