@@ -94,7 +94,7 @@ class EncoderRecipe:
 
 @dataclass
 class HeadRecipe:
-    kind: str = "softmax"  # tagging: softmax | crf; classification: classifier
+    kind: str = "auto"  # tagging: softmax | crf; classification: classifier; auto = the first
     hidden: int = 0  # a tanh hidden layer before the output when > 0
     dropout: float = 0.0
     pooling: str = "last"  # classification: last | mean | max | attention
@@ -287,6 +287,10 @@ def _coerce(value, tp, source, path):
 
 def _check_components(recipe, source):
     from seqtasks import registry
+
+    heads = registry.HEADS.get(recipe.task)
+    if recipe.model.head.kind == "auto" and heads:
+        recipe.model.head.kind = next(iter(heads))  # the task's default head
 
     checks = [
         ("task", recipe.task, registry.TASKS),

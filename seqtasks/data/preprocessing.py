@@ -20,6 +20,7 @@ import logging
 import re
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from seqtasks.errors import DataError
 
@@ -148,7 +149,9 @@ class Preprocessor:
         token_lists = self._token_lists(dataset)
         truncated = 0
         examples = []
-        for tokens in token_lists:
+        # A progress bar for long splits (tqdm hides it when stderr is not a terminal).
+        for tokens in tqdm(token_lists, desc=f"encoding {split_name}", unit="ex", leave=False,
+                           disable=None if len(token_lists) > 5000 else True):
             if self.max_length and len(tokens) > self.max_length:
                 truncated += 1
                 tokens = tokens[: self.max_length]
