@@ -29,8 +29,6 @@ class Batches:
             into `sample_weight`.
         tagging: labels per token (True) or per example (False); by default
             inferred from `encoded["labels"]` (needed when there are no labels).
-        pad_multiple: pad each batch's length up to a multiple of this (and
-            characters to the full word length) when > 1, for XLA.
 
     Example:
 
@@ -42,7 +40,7 @@ class Batches:
     """
 
     def __init__(self, encoded, batch_size=32, shuffle=False, seed=0, bucket_batches=50,
-                 example_weights=None, tagging=None, pad_multiple=1):
+                 example_weights=None, tagging=None):
         self.token_ids = encoded["token_ids"]
         self.char_ids = encoded.get("char_ids")
         self.labels = encoded.get("labels")
@@ -55,7 +53,6 @@ class Batches:
         self.seed = seed
         self.bucket_batches = bucket_batches
         self.example_weights = example_weights
-        self.pad_multiple = pad_multiple
         self.tagging = (tagging if tagging is not None
                         else self.labels is not None and not isinstance(self.labels, np.ndarray))
         self._epoch = 0
@@ -91,16 +88,14 @@ class Batches:
         for idx in self.batch_indices(epoch):
             lengths = self.lengths[idx]
             real += lengths.sum()
-            padded += -(-lengths.max() // self.pad_multiple) * self.pad_multiple * len(idx)
+            padded += lengths.max() * len(idx)
         return float(1.0 - real / padded)
 
     # -- batch contents -----------------------------------------------------------
     def make_batch(self, idx):
         """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
         lengths = self.lengths[idx]
-        # Rounding the padded length up to a multiple keeps the number of
-        # distinct batch shapes small (each one is a compilation under XLA).
-        width = -(-int(lengths.max()) // self.pad_multiple) * self.pad_multiple
+        width = int(lengths.max())
         token_ids = np.zeros((len(idx), width), dtype=np.int32)
         for row, i in enumerate(idx):
             token_ids[row, : lengths[row]] = self.token_ids[i]
@@ -112,8 +107,6 @@ class Batches:
         if self.char_ids is not None:
             chars = [self.char_ids[i] for i in idx]
             word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
-            if self.pad_multiple > 1:
-                word_width = chars[0].shape[1]  # the preprocessor's max_word_length
             char_ids = np.zeros((len(idx), width, word_width), dtype=np.int32)
             for row, c in enumerate(chars):
                 char_ids[row, : len(c)] = c[:, :word_width]
