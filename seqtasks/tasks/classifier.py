@@ -3,10 +3,11 @@
 import keras
 
 from seqtasks.models.heads import classifier_head
+from seqtasks.tasks.task import Task
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
-class Classifier(keras.Model):
+class Classifier(Task):
     """Sentence (or name) classification model.
 
     Args:
@@ -25,6 +26,8 @@ class Classifier(keras.Model):
     ```
     """
 
+    config_keys = ("num_labels", "pooling", "hidden", "dropout")
+
     def __init__(self, backbone, num_labels, pooling="last", hidden=0, dropout=0.0, **kwargs):
         inputs = dict(backbone.input)
         sequence = backbone(inputs)  # (batch, time, features)
@@ -36,31 +39,3 @@ class Classifier(keras.Model):
         self.pooling = pooling
         self.hidden = hidden
         self.dropout = dropout
-
-    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
-        """`keras.Model.compile` with defaults: Adam(1e-3, clipnorm=5),
-        sparse categorical cross-entropy and accuracy."""
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, clipnorm=5.0)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy()
-        if weighted_metrics == "auto":
-            weighted_metrics = ["accuracy"]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_labels": self.num_labels,
-            "pooling": self.pooling,
-            "hidden": self.hidden,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)

@@ -5,10 +5,11 @@ import numpy as np
 
 from seqtasks.layers.crf import crf_loss
 from seqtasks.models.heads import crf_head, token_softmax_head
+from seqtasks.tasks.task import Task
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
-class Tagger(keras.Model):
+class Tagger(Task):
     """Sequence labelling model (POS, NER, chunking).
 
     Trained with plain `model.fit` on `(inputs, tags, sample_weight)` batches
@@ -34,6 +35,8 @@ class Tagger(keras.Model):
     ```
     """
 
+    config_keys = ("num_labels", "head", "hidden", "dropout", "constraints")
+
     def __init__(self, backbone, num_labels, head="softmax", hidden=0, dropout=0.0,
                  constraints=None, **kwargs):
         inputs = dict(backbone.input)
@@ -56,20 +59,12 @@ class Tagger(keras.Model):
                             else [np.asarray(part, dtype=bool).tolist() for part in constraints])
 
     # -- training -----------------------------------------------------------------
-    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
-        """`keras.Model.compile` with defaults for this task.
+    def default_loss(self):
+        # The CRF head has no Keras loss: `compute_loss` uses its likelihood.
+        return None if self.head == "crf" else super().default_loss()
 
-        "auto" gives Adam(1e-3, clipnorm=5), sparse categorical cross-entropy
-        with token accuracy for the softmax head, and the CRF likelihood (no
-        Keras loss) for the CRF head.
-        """
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, clipnorm=5.0)
-        if loss == "auto":
-            loss = None if self.head == "crf" else keras.losses.SparseCategoricalCrossentropy()
-        if weighted_metrics == "auto":
-            weighted_metrics = None if self.head == "crf" else ["accuracy"]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+    def default_metrics(self):
+        return None if self.head == "crf" else super().default_metrics()
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.head != "crf":
@@ -88,22 +83,3 @@ class Tagger(keras.Model):
         if self.head == "crf":
             return self.get_layer("crf").decode(y_pred, x["padding_mask"])
         return keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
-
-    # -- saving -------------------------------------------------------------------
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_labels": self.num_labels,
-            "head": self.head,
-            "hidden": self.hidden,
-            "dropout": self.dropout,
-            "constraints": self.constraints,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
