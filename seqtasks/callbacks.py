@@ -85,3 +85,29 @@ class RunHistory(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         self.epochs_this_run += 1
         write_json(self.path, self.history)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after the epoch during which `minutes` have passed.
+
+    For fixed compute budgets (a benchmark on a small machine): the epoch in
+    progress completes, and `EarlyStopping(restore_best_weights=True)` still
+    restores the best epoch's weights at the end.
+
+    Args:
+        minutes: wall-clock budget of this `fit` call.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.minutes = minutes
+        self.stopped_epoch = None
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (time.perf_counter() - self._start) / 60 >= self.minutes:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

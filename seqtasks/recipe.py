@@ -119,6 +119,7 @@ class TrainRecipe:
     weight_decay: Optional[float] = None
     lr_schedule: str = "none"  # none | plateau | cosine
     early_stopping_patience: int = 5
+    time_limit_minutes: Optional[float] = None  # stop after the epoch that passes it
     monitor: str = "auto"  # auto = the task's dev metric
     class_weight: str = "none"  # none | balanced
     bucket_batches: int = 50  # batches per length-sorted chunk (bucketing)

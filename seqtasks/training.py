@@ -76,6 +76,10 @@ def make_callbacks(recipe, model, dev, dev_gold, labels, scheme, directory, step
                                         save_weights_only=True),
         keras.callbacks.BackupAndRestore(str(directory / "backup")),
     ]
+    if recipe.train.time_limit_minutes:
+        from seqtasks.callbacks import TimeLimit
+
+        callbacks.append(TimeLimit(recipe.train.time_limit_minutes))
     if recipe.train.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
                                                            patience=max(1, recipe.train.early_stopping_patience // 2)))
