@@ -9,7 +9,7 @@ import warnings
 import datasets
 
 from seqtasks.data import readers
-from seqtasks.errors import RecipeError
+from seqtasks.errors import DataError, RecipeError
 
 REQUIRED_COLUMNS = {
     "tagging": ("tokens", "tags"),
@@ -100,11 +100,15 @@ def _class_label(dataset, column, labels):
         return dataset
     is_string = getattr(leaf, "dtype", None) in ("string", "large_string")
     if is_string:
+        declared = labels
         values = set()
-        for split in dataset.values():
-            for value in split[column]:
-                values.update(value if inner is not None else [value])
-        labels = sorted(values)
+        for name, split in dataset.items():
+            for row, value in enumerate(split[column]):
+                row_values = value if inner is not None else [value]
+                if declared is not None:
+                    _check_declared(row_values, declared, name, row)
+                values.update(row_values)
+        labels = list(declared) if declared is not None else sorted(values)
     elif labels is None:
         raise RecipeError(
             f"column {column!r} holds non-string labels ({getattr(leaf, 'dtype', leaf)}) without label names; "
@@ -117,6 +121,13 @@ def _class_label(dataset, column, labels):
         if top >= len(labels):
             raise RecipeError(f"column {column!r} has label index {top} but data.labels has {len(labels)} names")
     return dataset.cast_column(column, new)
+
+
+def _check_declared(values, declared, split, row):
+    unknown = [v for v in values if v not in declared]
+    if unknown:
+        raise DataError(f"{split} split, example {row + 1}: label {unknown[0]!r} is not one of the "
+                        f"declared classes ({', '.join(map(str, declared))})")
 
 
 def _carve_validation(dataset, seed):
