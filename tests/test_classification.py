@@ -334,7 +334,7 @@ def test_label_not_declared_in_card(card_root, tmp_path):
         (card_root / "tiny" / name).write_text("negative a dull film\npositive a superb film\n")
     dev = card_root / "tiny" / "dev.txt"
     dev.write_text("negative a dull film\nneutral an okay film\n")
-    with pytest.raises(DataError, match=rf"dev.txt:2: expected a label in \['negative', 'positive'\], found 'neutral'"):
+    with pytest.raises(DataError, match=r"dev.txt:2: expected a label in \['negative', 'positive'\], found 'neutral'"):
         seqtasks.train(card_recipe(tmp_path), data_root=card_root, output=tmp_path / "run")
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
 

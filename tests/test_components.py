@@ -6,7 +6,6 @@ import pytest
 
 from seqtasks import registry
 from seqtasks.data.batching import Batches
-from seqtasks.data.preprocessing import Preprocessor
 from seqtasks.recipe import Recipe
 
 TAGS = ["DET", "NOUN", "VERB", "PUNCT"]

@@ -9,7 +9,6 @@ import json
 import random
 
 import datasets
-import numpy as np
 import pytest
 
 import seqtasks
