@@ -18,13 +18,13 @@ def row(directory):
     baseline = metrics.get("baseline", {}).get("test")
     base = (f"acc {100 * baseline['accuracy']:.2f}, macro-F1 {100 * baseline['macro_f1']:.2f}"
             if baseline else "")
-    return (f"| {metrics['recipe']} | {test} | {dev} | {base} | {metrics['epochs_run']} "
+    return (f"| {metrics['recipe']} | {test} | {dev} | {base} | {metrics['epochs_run']} ({metrics.get('best_epoch')}) "
             f"| {metrics['train_seconds'] / 60:.1f} | {metrics['train_tokens_per_second']:.0f} "
             f"| {metrics['predict_tokens_per_second']:.0f} | {metrics['padding_fraction']:.3f} |")
 
 
 def main(paths):
-    print("| recipe | test | dev | TF-IDF baseline (test) | epochs | train min | train tok/s "
+    print("| recipe | test | dev | TF-IDF baseline (test) | epochs (best) | train min | train tok/s "
           "| predict tok/s | padding |")
     print("|---|---|---|---|---|---|---|---|---|")
     for path in paths:

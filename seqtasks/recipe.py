@@ -126,7 +126,7 @@ class TrainRecipe:
     mixed_precision: bool = False
     distribute: str = "auto"  # auto | none | mirrored
     threads: Optional[int] = None  # intra-op threads; None = TensorFlow's choice
-    verbose: int = 2
+    verbose: int = 1  # 1 = progress bar, 2 = one line per epoch, 0 = silent
 
 
 @dataclass
