@@ -131,8 +131,9 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
         recipe = Recipe.from_yaml(partial / "recipe.yaml")
     started = False
     try:
-        training.configure(recipe)
+        # Data first: bad input is reported before TensorFlow starts up.
         dataset, scheme, unseen = prepare_data(recipe, data)
+        training.configure(recipe)
         preprocessor = (training.load_preprocessor(partial) if resume
                         else make_preprocessor(recipe).fit(dataset["train"]))
         partial.mkdir(parents=True, exist_ok=True)
@@ -156,9 +157,10 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
 
 def load(directory):
     """Loads a run directory for prediction (see `seqtasks.inference.LoadedModel`)."""
+    directory = rd.check_run_dir(directory)  # before the slow TensorFlow import
     from seqtasks.inference import LoadedModel
 
-    return LoadedModel(rd.check_run_dir(directory))
+    return LoadedModel(directory)
 
 
 def evaluate(directory, split="test", data=None, data_root=None):
