@@ -149,6 +149,13 @@ class Recipe:
     train: TrainRecipe = field(default_factory=TrainRecipe)
     evaluate: EvaluateRecipe = field(default_factory=EvaluateRecipe)
 
+    def __post_init__(self):
+        from seqtasks.registry import HEADS
+
+        heads = HEADS.get(self.task)
+        if self.model.head.kind == "auto" and heads:
+            self.model.head.kind = next(iter(heads))  # the task's default head
+
     # -- construction --------------------------------------------------------
     @classmethod
     def from_dict(cls, values, overrides=(), source="recipe"):
@@ -289,9 +296,6 @@ def _coerce(value, tp, source, path):
 def _check_components(recipe, source):
     from seqtasks import registry
 
-    heads = registry.HEADS.get(recipe.task)
-    if recipe.model.head.kind == "auto" and heads:
-        recipe.model.head.kind = next(iter(heads))  # the task's default head
 
     checks = [
         ("task", recipe.task, registry.TASKS),
