@@ -92,9 +92,8 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     Returns:
         A `FitResult` with the metrics dict (metrics.json) and the history.
     """
-    import keras
-
-    from seqtasks.models.build import build_model, build_optimizer, count_params
+    from seqtasks.callbacks import RunHistory
+    from seqtasks.models.build import count_params
 
     t = recipe.train
     encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
@@ -103,18 +102,10 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     train = Batches(encoded["train"], t.batch_size, shuffle=True, seed=recipe.seed,
                     bucket_batches=t.bucket_batches, example_weights=weights)
     evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
-    with strategy_for(t).scope():
-        model = build_model(recipe, preprocessor, scheme)
-        optimizer = build_optimizer(t)
-        if t.lr_schedule == "cosine":
-            optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
-                t.learning_rate, decay_steps=t.epochs * len(train))
-        model.compile(optimizer=optimizer)
+    model = _compiled_model(recipe, preprocessor, scheme, steps_per_epoch=len(train))
     callbacks, dev_metric = make_callbacks(recipe, model, evals["validation"],
                                            encoded["validation"]["labels"], preprocessor.labels,
                                            scheme, directory, len(train))
-    from seqtasks.callbacks import RunHistory
-
     run_history = RunHistory(directory / "history.json")  # epochs before a resume included
     callbacks.insert(1, run_history)  # after DevMetric, so its val_ metric is logged
     start = time.perf_counter()
@@ -123,24 +114,17 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
               shuffle=False)  # Batches shuffles itself, with length bucketing
     train_seconds = time.perf_counter() - start
     history = run_history.history
-    epochs_run = len(next(iter(history.values()), []))
     metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
-    for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
-        predictions, speed = evaluation.timed_predict(model, evals[name])
-        metrics[name] = evaluation.score(recipe.task, predictions, encoded[name]["labels"],
-                                         preprocessor.labels, scheme)
-        if name == "test" or "predict_tokens_per_second" not in metrics:
-            metrics["predict_tokens_per_second"] = speed
-        if recipe.evaluate.plots and name == "test":
-            _confusion_plot(recipe.task, predictions, encoded[name]["labels"], preprocessor.labels,
-                            directory / "plots" / f"confusion_{name}.png")
+    metrics.update(_evaluate_splits(recipe, model, evals, encoded, preprocessor.labels, scheme,
+                                    directory))
+    # Epoch wall time without the dev-metric pass (the Keras val_loss pass stays in).
     fit_seconds = train_seconds - dev_metric.seconds
     metrics.update({
         "train_seconds": train_seconds,
         "train_tokens_per_second": train.num_tokens * run_history.epochs_this_run / max(fit_seconds, 1e-9),
         "padding_fraction": train.padding_fraction(),
         "params": count_params(model),
-        "epochs_run": epochs_run,
+        "epochs_run": len(next(iter(history.values()), [])),
         "best_epoch": _best_epoch(history, dev_metric.name),
         "versions": versions(),
     })
@@ -156,6 +140,38 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
 
         plot_history(history, directory / "plots" / "training_curves.png")
     return FitResult(metrics, history)
+
+
+def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
+    """The task model, built and compiled inside the distribution strategy's scope."""
+    import keras
+
+    from seqtasks.models.build import build_model, build_optimizer
+
+    t = recipe.train
+    with strategy_for(t).scope():
+        model = build_model(recipe, preprocessor, scheme)
+        optimizer = build_optimizer(t)
+        if t.lr_schedule == "cosine":
+            optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+                t.learning_rate, decay_steps=t.epochs * steps_per_epoch)
+        model.compile(optimizer=optimizer)
+    return model
+
+
+def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory):
+    """Scores train and the recipe's evaluation splits; the test confusion plot."""
+    metrics = {}
+    for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
+        predictions, speed = evaluation.timed_predict(model, evals[name])
+        metrics[name] = evaluation.score(recipe.task, predictions, encoded[name]["labels"],
+                                         labels, scheme)
+        if name == "test" or "predict_tokens_per_second" not in metrics:
+            metrics["predict_tokens_per_second"] = speed
+        if recipe.evaluate.plots and name == "test":
+            _confusion_plot(recipe.task, predictions, encoded[name]["labels"], labels,
+                            directory / "plots" / f"confusion_{name}.png")
+    return metrics
 
 
 def _best_epoch(history, name):
