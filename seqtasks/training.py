@@ -58,16 +58,23 @@ def class_weights(labels, num_labels):
     return per_class[labels].astype(np.float32)
 
 
-def make_callbacks(recipe, model, dev, dev_gold, labels, scheme, directory, steps):
+def make_callbacks(recipe, dev, dev_gold, labels, scheme, directory):
+    """The training callbacks, in order; returns `(callbacks, dev_metric, run_history)`.
+
+    `DevMetric` comes first and `RunHistory` right after it, so the dev metric
+    is in the logs that early stopping, checkpoints and the history read.
+    """
     import keras
 
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.callbacks import DevMetric, RunHistory
 
     dev_metric = DevMetric(dev, dev_gold, labels, recipe.task, scheme)
+    run_history = RunHistory(directory / "history.json")  # epochs before a resume included
     monitor = dev_metric.name if recipe.train.monitor == "auto" else recipe.train.monitor
     mode = "min" if "loss" in monitor else "max"
     callbacks = [
         dev_metric,
+        run_history,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
                                       restore_best_weights=True, verbose=1),
@@ -83,7 +90,7 @@ def make_callbacks(recipe, model, dev, dev_gold, labels, scheme, directory, step
     if recipe.train.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
                                                            patience=max(1, recipe.train.early_stopping_patience // 2)))
-    return callbacks, dev_metric
+    return callbacks, dev_metric, run_history
 
 
 def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
@@ -92,7 +99,6 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     Returns:
         A `FitResult` with the metrics dict (metrics.json) and the history.
     """
-    from seqtasks.callbacks import RunHistory
     from seqtasks.models.build import count_params
 
     t = recipe.train
@@ -103,11 +109,9 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
                     bucket_batches=t.bucket_batches, example_weights=weights)
     evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
     model = _compiled_model(recipe, preprocessor, scheme, steps_per_epoch=len(train))
-    callbacks, dev_metric = make_callbacks(recipe, model, evals["validation"],
-                                           encoded["validation"]["labels"], preprocessor.labels,
-                                           scheme, directory, len(train))
-    run_history = RunHistory(directory / "history.json")  # epochs before a resume included
-    callbacks.insert(1, run_history)  # after DevMetric, so its val_ metric is logged
+    callbacks, dev_metric, run_history = make_callbacks(
+        recipe, evals["validation"], encoded["validation"]["labels"], preprocessor.labels, scheme,
+        directory)
     start = time.perf_counter()
     model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
               epochs=t.epochs, callbacks=callbacks, verbose=t.verbose,
