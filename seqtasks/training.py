@@ -99,8 +99,6 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     Returns:
         A `FitResult` with the metrics dict (metrics.json) and the history.
     """
-    from seqtasks.models.build import count_params
-
     t = recipe.train
     encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
     weights = (class_weights(encoded["train"]["labels"], len(preprocessor.labels))
@@ -121,17 +119,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
     metrics.update(_evaluate_splits(recipe, model, evals, encoded, preprocessor.labels, scheme,
                                     directory))
-    # Epoch wall time without the dev-metric pass (the Keras val_loss pass stays in).
-    fit_seconds = train_seconds - dev_metric.seconds
-    metrics.update({
-        "train_seconds": train_seconds,
-        "train_tokens_per_second": train.num_tokens * run_history.epochs_this_run / max(fit_seconds, 1e-9),
-        "padding_fraction": train.padding_fraction(),
-        "params": count_params(model),
-        "epochs_run": len(next(iter(history.values()), [])),
-        "best_epoch": _best_epoch(history, dev_metric.name),
-        "versions": versions(),
-    })
+    metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history))
     if recipe.evaluate.baseline and recipe.task == "classification":
         from seqtasks.baseline import tfidf_logistic_regression
 
@@ -144,6 +132,24 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
 
         plot_history(history, directory / "plots" / "training_curves.png")
     return FitResult(metrics, history)
+
+
+def _run_figures(model, train, train_seconds, dev_metric, run_history):
+    """Speed, size and epoch figures of a finished `fit` for metrics.json."""
+    from seqtasks.models.build import count_params
+
+    history = run_history.history
+    # Epoch wall time without the dev-metric pass (the Keras val_loss pass stays in).
+    fit_seconds = train_seconds - dev_metric.seconds
+    return {
+        "train_seconds": train_seconds,
+        "train_tokens_per_second": train.num_tokens * run_history.epochs_this_run / max(fit_seconds, 1e-9),
+        "padding_fraction": train.padding_fraction(),
+        "params": count_params(model),
+        "epochs_run": len(next(iter(history.values()), [])),
+        "best_epoch": _best_epoch(history, dev_metric.name),
+        "versions": versions(),
+    }
 
 
 def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
