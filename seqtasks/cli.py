@@ -108,8 +108,8 @@ def _predict(args):
     from seqtasks import pipeline
     from seqtasks.predict_io import format_results, read_inputs
 
-    inputs = read_inputs(args.texts, args.input, args.input_format)
     model = pipeline.load(args.run_dir)
+    inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     print(format_results(model.predict(inputs), args.format, model.task))
 
 

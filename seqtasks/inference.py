@@ -46,12 +46,39 @@ class LoadedModel:
         self.labels = self.preprocessor.labels
 
     # -- prediction ---------------------------------------------------------------
+    def feature_columns(self):
+        """`{feature: column}` of the model's token features in CoNLL input.
+
+        The columns the training data was read from (the recipe's reader
+        options over its card's); for data without column positions (hub, a
+        user's `DatasetDict`), the columns after the token, in order.
+
+        Returns:
+            A dict, empty for a model without token features.
+        """
+        from seqtasks.data.readers import TAG_COLUMNS
+
+        names = self.preprocessor.token_features
+        if not names:
+            return {}
+        reader = dict(self.recipe.data.reader or {})
+        if self.recipe.data.card:
+            from seqtasks.data.cards import load_card
+
+            reader = {**(load_card(self.recipe.data.card).reader or {}), **reader}
+        columns = reader.get("feature_columns") or {}
+        positions = {name: TAG_COLUMNS.get(columns[name], columns[name]) for name in names if name in columns}
+        if len(positions) == len(names):
+            return positions
+        return {name: k + 1 for k, name in enumerate(names)}
     def predict(self, inputs, batch_size=64):
         """Predicts for one or many raw strings or token lists.
 
         Args:
-            inputs: a string, a list of strings (raw text, tokenised here), or a
-                list of token lists (kept as they are).
+            inputs: a string, a list of strings (raw text, tokenised here), a
+                list of token lists (kept as they are), or a list of dicts with
+                `tokens` and the model's token features (e.g. `{"tokens": [...],
+                "pos": [...]}`), which a model trained with `data.features` needs.
             batch_size: examples per batch.
 
         Returns:
@@ -62,11 +89,12 @@ class LoadedModel:
         """
         if isinstance(inputs, str):
             inputs = [inputs]
-        items = [self._split(x) for x in inputs]
-        encoded = [self.preprocessor.encode_tokens(tokens) for tokens in self._model_tokens(items)]
-        batches = Batches({"token_ids": [e["token_ids"] for e in encoded],
-                           "char_ids": [e["char_ids"] for e in encoded] if self.preprocessor.use_chars
-                           else None},
+        features = [x if isinstance(x, dict) else {} for x in inputs]
+        items = [self._split(x["tokens"] if isinstance(x, dict) else x) for x in inputs]
+        encoded = [self.preprocessor.encode_tokens(tokens, f)
+                   for tokens, f in zip(self._model_tokens(items), features)]
+        batches = Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
+                           for key in ("token_ids", "char_ids", "feature_ids")},
                           batch_size, tagging=self.task == "tagging")
         predictions = evaluation.predict_batches(self.model, batches)
         if self.task == "classification":

@@ -105,7 +105,8 @@ def make_preprocessor(recipe):
                         normalize_digits=p.normalize_digits,
                         min_frequency=p.min_frequency, max_vocabulary=p.max_vocabulary,
                         max_length=p.max_length, max_word_length=p.max_word_length,
-                        use_chars=recipe.model.char_features.kind != "none")
+                        use_chars=recipe.model.char_features.kind != "none",
+                        token_features=recipe.data.features)
 
 
 def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=False):

@@ -8,18 +8,22 @@ from seqtasks.errors import DataError, SeqtasksError
 CONLL_SUFFIXES = (".conll", ".conllu", ".bio", ".iob", ".tsv")
 
 
-def read_inputs(texts, path=None, input_format=None):
+def read_inputs(texts, path=None, input_format=None, feature_columns=None):
     """The texts to predict on: command-line strings and/or a file.
 
     Args:
         texts: raw strings from the command line.
         path: optional file: one raw text per line, or CoNLL (tokens in the
             first column, a blank line between sentences, `#` comments and
-            `-DOCSTART-` skipped) whose tokens are kept as they are.
+            `-DOCSTART-` skipped) whose tokens are kept as they are. A `.conllu`
+            file gives its FORM column (multiword ranges and empty nodes skipped).
         input_format: "text", "conll", or None to decide by the file suffix.
+        feature_columns: for models with token features, `{name: column}`
+            read from each CoNLL line beside the token.
 
     Returns:
-        A list of raw strings and/or token lists.
+        A list of raw strings, token lists, or (with `feature_columns`) dicts
+        `{"tokens": [...], name: [...]}`.
     """
     inputs = list(texts)
     if path:
@@ -32,22 +36,40 @@ def read_inputs(texts, path=None, input_format=None):
         except UnicodeDecodeError as err:
             line = path.read_bytes()[: err.start].count(b"\n") + 1
             raise DataError(f"{path}:{line}: not valid UTF-8") from None
-        inputs += _conll_sentences(lines) if fmt == "conll" else [l for l in lines if l.strip()]
+        if fmt == "conll":
+            inputs += _conll_sentences(lines, path, feature_columns or {})
+        else:
+            inputs += [l for l in lines if l.strip()]
     if not inputs:
         raise SeqtasksError("predict: give texts as arguments or a file with --input")
     return inputs
 
 
-def _conll_sentences(lines):
+def _conll_sentences(lines, path, feature_columns):
+    conllu = path.suffix.lower() == ".conllu"
+    token_column = 1 if conllu else 0
     sentences, current = [], []
-    for line in lines + [""]:
+    for number, line in enumerate(lines + [""], start=1):
         if not line.strip():
             if current:
                 sentences.append(current)
             current = []
-        elif not line.startswith("#") and not line.startswith("-DOCSTART-"):
-            current.append(line.split()[0] if "\t" not in line else line.split("\t")[0])
-    return sentences
+            continue
+        if line.startswith("#") or line.startswith("-DOCSTART-"):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if conllu and ("-" in fields[0] or "." in fields[0]):
+            continue  # multiword ranges and empty nodes are not syntactic words
+        needed = max([token_column, *feature_columns.values()])
+        if len(fields) <= needed:
+            raise DataError(f"{path}:{number}: expected at least {needed + 1} columns "
+                            f"(token and features {sorted(feature_columns)}), found {len(fields)}")
+        current.append(fields)
+    if not feature_columns:
+        return [[f[token_column] for f in rows] for rows in sentences]
+    return [{"tokens": [f[token_column] for f in rows],
+             **{name: [f[col] for f in rows] for name, col in feature_columns.items()}}
+            for rows in sentences]
 
 
 def format_results(results, fmt, task):

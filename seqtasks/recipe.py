@@ -43,6 +43,9 @@ class DataRecipe:
     labels: Optional[list] = None
     limit: dict = field(default_factory=dict)
     split_seed: int = 1234
+    # Token-level input features beside the words (tagging): names of
+    # string-sequence columns, e.g. [pos] for chunking on CoNLL-2003.
+    features: list = field(default_factory=list)
     # Span-label handling (NER/chunking): the scheme the files are written in
     # (default: the card's), the scheme to train in, and whether illegal tags
     # are repaired explicitly (otherwise they are rejected with file:line).
@@ -72,6 +75,7 @@ class EmbeddingRecipe:
     pretrained: Optional[str] = None  # GloVe / word2vec text file
     lowercase_match: bool = True
     trainable: bool = True
+    feature_dim: int = 25  # width of each token-feature embedding (data.features)
 
 
 @dataclass
@@ -318,5 +322,10 @@ def _check_components(recipe, source):
                         ("model.embedding.dim", recipe.model.embedding.dim)]:
         if number < 1:
             raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
+    if recipe.data.features and recipe.task != "tagging":
+        raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")
+    if recipe.data.features and recipe.model.embedding.feature_dim < 1:
+        raise RecipeError(f"{source}: 'model.embedding.feature_dim' must be at least 1, "
+                          f"found {recipe.model.embedding.feature_dim}")
     if not 0.0 <= recipe.model.encoder.dropout < 1.0:
         raise RecipeError(f"{source}: 'model.encoder.dropout' must be in [0, 1), found {recipe.model.encoder.dropout}")

@@ -1,7 +1,8 @@
 """Encoded examples -> right-padded, length-bucketed `tf.data` batches.
 
 Each batch is `(inputs, labels, sample_weight)` with
-`inputs = {"token_ids": (b, t), "padding_mask": (b, t), ["char_ids": (b, t, w)]}`.
+`inputs = {"token_ids": (b, t), "padding_mask": (b, t), ["char_ids": (b, t, w)],
+["feature_ids": (b, t, f)]}`.
 For tagging the padding becomes `sample_weight` (never a fake label).
 
 Bucketing: each epoch the examples are shuffled, cut into chunks of
@@ -43,6 +44,7 @@ class Batches:
                  example_weights=None, tagging=None):
         self.token_ids = encoded["token_ids"]
         self.char_ids = encoded.get("char_ids")
+        self.feature_ids = encoded.get("feature_ids")
         self.labels = encoded.get("labels")
         self.lengths = np.fromiter((len(t) for t in self.token_ids), dtype=np.int64,
                                    count=len(self.token_ids))
@@ -111,6 +113,12 @@ class Batches:
             for row, c in enumerate(chars):
                 char_ids[row, : len(c)] = c[:, :word_width]
             inputs["char_ids"] = char_ids
+        if self.feature_ids is not None:
+            count = self.feature_ids[idx[0]].shape[1]
+            feature_ids = np.zeros((len(idx), width, count), dtype=np.int32)
+            for row, i in enumerate(idx):
+                feature_ids[row, : lengths[row]] = self.feature_ids[i]
+            inputs["feature_ids"] = feature_ids
         if self.labels is None:
             return inputs, None, None
         if self.tagging:
@@ -151,6 +159,8 @@ class Batches:
         }
         if self.char_ids is not None:
             inputs_spec["char_ids"] = tf.TensorSpec((None, None, None), tf.int32)
+        if self.feature_ids is not None:
+            inputs_spec["feature_ids"] = tf.TensorSpec((None, None, None), tf.int32)
         label_shape = (None, None) if tagging else (None,)
         signature = (inputs_spec, tf.TensorSpec(label_shape, tf.int32),
                      tf.TensorSpec(label_shape, tf.float32))

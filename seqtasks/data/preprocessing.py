@@ -2,8 +2,9 @@
 
 The `Preprocessor` is fitted on the training split only (DESIGN.md section 2):
 a token vocabulary (id 0 = padding, id 1 = unknown), a character vocabulary
-(same reserved ids) and the label vocabulary taken from the `ClassLabel`
-feature. It never builds Keras layers; it saves to and loads from JSON.
+(same reserved ids), one value vocabulary per token feature (e.g. POS tags
+given as input to a chunker; same reserved ids) and the label vocabulary taken
+from the `ClassLabel` feature. It never builds Keras layers; it saves to and loads from JSON.
 
 Example:
 
@@ -61,12 +62,14 @@ class Preprocessor:
         max_length: truncate longer examples (the count is reported).
         max_word_length: characters kept per word for character features.
         use_chars: whether `char_ids` are produced.
+        token_features: names of per-token input columns (tagging), each
+            encoded into one slice of `feature_ids`.
     """
 
     def __init__(self, task="tagging", units="word", lowercase=False, normalize_digits=False,
                  min_frequency=1,
                  max_vocabulary=None, max_length=None, max_word_length=20, use_chars=False,
-                 tokens=None, chars=None, labels=None):
+                 token_features=(), tokens=None, chars=None, labels=None, feature_values=None):
         self.task = task
         self.units = units
         self.lowercase = lowercase
@@ -79,11 +82,15 @@ class Preprocessor:
         self.tokens = list(tokens or [])
         self.chars = list(chars or [])
         self.labels = list(labels or [])
+        self.token_features = list(token_features or [])
+        self.feature_values = {name: list(values) for name, values in (feature_values or {}).items()}
         self._index()
 
     def _index(self):
         self.token_index = {t: i for i, t in enumerate(self.tokens)}
         self.char_index = {c: i for i, c in enumerate(self.chars)}
+        self.feature_index = {name: {v: i for i, v in enumerate(values)}
+                              for name, values in self.feature_values.items()}
 
     # -- fitting ------------------------------------------------------------------
     def fit(self, train):
@@ -110,6 +117,10 @@ class Preprocessor:
         feature = train.features["tags" if self.task == "tagging" else "label"]
         feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) -> ClassLabel
         self.labels = list(feature.names)
+        self.feature_values = {}
+        for name in self.token_features:
+            counts = collections.Counter(v for row in _feature_rows(train, name) for v in row)
+            self.feature_values[name] = [PAD, UNK] + sorted(counts, key=lambda v: (-counts[v], v))
         self._index()
         return self
 
@@ -126,11 +137,23 @@ class Preprocessor:
         return token
 
     # -- encoding -----------------------------------------------------------------
-    def encode_tokens(self, tokens):
-        """Maps a list of token strings to `token_ids` (and `char_ids`)."""
+    def encode_tokens(self, tokens, features=None):
+        """Maps a list of token strings to `token_ids` (and `char_ids`, `feature_ids`).
+
+        Args:
+            tokens: the token strings.
+            features: `{name: per-token values}` for each of `token_features`.
+
+        Returns:
+            A dict of int32 arrays: `token_ids` (time,), `char_ids` (time, chars)
+            when characters are used, `feature_ids` (time, features) when the
+            preprocessor has token features.
+        """
         ids = np.fromiter((self.token_index.get(self._norm(t), 1) for t in tokens),
                           dtype=np.int32, count=len(tokens))
         out = {"token_ids": ids}
+        if self.token_features:
+            out["feature_ids"] = self._encode_features(tokens, features or {})
         if self.use_chars:
             chars = np.zeros((len(tokens), self.max_word_length), dtype=np.int32)
             for i, token in enumerate(tokens):
@@ -139,23 +162,41 @@ class Preprocessor:
             out["char_ids"] = chars
         return out
 
+    def _encode_features(self, tokens, features):
+        missing = [name for name in self.token_features if name not in features]
+        if missing:
+            raise DataError(f"input: this model also reads the token features {self.token_features}; "
+                            f"missing {missing} (give CoNLL input with those columns, or dicts "
+                            f"with 'tokens' and {missing[0]!r})")
+        ids = np.zeros((len(tokens), len(self.token_features)), dtype=np.int32)
+        for k, name in enumerate(self.token_features):
+            values = features[name]
+            if len(values) != len(tokens):
+                raise DataError(f"input: feature {name!r} has {len(values)} values for {len(tokens)} tokens")
+            index = self.feature_index[name]
+            ids[:, k] = [index.get(str(v), 1) for v in values]
+        return ids
+
     def encode_split(self, dataset, split_name="split"):
         """Encodes a whole split.
 
         Returns:
             A dict with `token_ids` (list of arrays), `char_ids` (list or None),
-            `labels` (list of arrays for tagging, int array for classification).
+            `feature_ids` (list or None), `labels` (list of arrays for tagging, int array for classification).
         """
         token_lists = self._token_lists(dataset)
+        feature_rows = {name: _feature_rows(dataset, name) for name in self.token_features}
         truncated = 0
         examples = []
         # A progress bar for long splits (tqdm hides it when stderr is not a terminal).
-        for tokens in tqdm(token_lists, desc=f"encoding {split_name}", unit="ex", leave=False,
-                           disable=None if len(token_lists) > 5000 else True):
+        for i, tokens in enumerate(tqdm(token_lists, desc=f"encoding {split_name}", unit="ex", leave=False,
+                                        disable=None if len(token_lists) > 5000 else True)):
+            features = {name: rows[i] for name, rows in feature_rows.items()}
             if self.max_length and len(tokens) > self.max_length:
                 truncated += 1
                 tokens = tokens[: self.max_length]
-            examples.append(self.encode_tokens(tokens))
+                features = {name: values[: self.max_length] for name, values in features.items()}
+            examples.append(self.encode_tokens(tokens, features))
         if truncated:
             LOG.warning("%s: truncated %d of %d examples longer than max_length=%d",
                         split_name, truncated, len(token_lists), self.max_length)
@@ -170,6 +211,7 @@ class Preprocessor:
         return {
             "token_ids": [e["token_ids"] for e in examples],
             "char_ids": [e["char_ids"] for e in examples] if self.use_chars else None,
+            "feature_ids": [e["feature_ids"] for e in examples] if self.token_features else None,
             "labels": labels,
         }
 
@@ -180,8 +222,9 @@ class Preprocessor:
             "normalize_digits": self.normalize_digits,
             "min_frequency": self.min_frequency, "max_vocabulary": self.max_vocabulary,
             "max_length": self.max_length, "max_word_length": self.max_word_length,
-            "use_chars": self.use_chars, "tokens": self.tokens, "chars": self.chars,
-            "labels": self.labels,
+            "use_chars": self.use_chars, "token_features": self.token_features,
+            "tokens": self.tokens, "chars": self.chars, "labels": self.labels,
+            "feature_values": self.feature_values,
         }
 
     def to_json(self):
@@ -190,3 +233,13 @@ class Preprocessor:
     @classmethod
     def from_json(cls, text):
         return cls(**json.loads(text))
+
+
+def _feature_rows(dataset, name):
+    """The per-token values of a feature column as strings (ClassLabel ids -> names)."""
+    feature = dataset.features[name]
+    inner = getattr(feature, "feature", feature)
+    rows = dataset[name]
+    if hasattr(inner, "int2str"):
+        return [[inner.int2str(int(v)) for v in row] for row in rows]
+    return [[str(v) for v in row] for row in rows]

@@ -74,7 +74,7 @@ def _rename_splits(dataset):
     return datasets.DatasetDict(renamed)
 
 
-def _rename_columns(dataset, columns, required):
+def _rename_columns(dataset, columns, required, keep=()):
     columns = {canonical: source for canonical, source in (columns or {}).items() if canonical != source}
     found = dataset[next(iter(dataset))].column_names
     missing_sources = [source for source in columns.values() if source not in found]
@@ -87,7 +87,13 @@ def _rename_columns(dataset, columns, required):
         raise RecipeError(
             f"the data lacks columns {missing} (found {found}); map them with data.columns, e.g. {{{missing[0]}: <column>}}"
         )
-    extra = [name for name in found if name not in required and name not in KEEP_EXTRA]
+    missing = [name for name in keep if name not in found]
+    if missing:
+        raise RecipeError(
+            f"data.features names columns {missing} that are not in the data (found {found}); "
+            "map them with data.columns or read them with data.reader.feature_columns"
+        )
+    extra = [name for name in found if name not in required and name not in KEEP_EXTRA and name not in keep]
     return dataset.remove_columns(extra) if extra else dataset
 
 
@@ -145,7 +151,8 @@ def load_data(data, task, user_data=None):
     (read from the data root), `data.files` (`{format: json|csv|parquet|conllu|conll,
     train: path, ...}`), `data.disk` (`load_from_disk`) or `data.hub`
     (`{id, name, revision}`). Then split names `dev`/`valid` become `validation`,
-    columns are renamed by `data.columns` (canonical name -> source column),
+    columns are renamed by `data.columns` (canonical name -> source column)
+    and only the task's columns and the token-feature columns in `data.features` kept,
     string labels become `ClassLabel`s (integer labels need `data.labels`), a
     missing validation split is carved from train (10%, `data.split_seed`), and
     `data.limit` keeps the first N examples of each split it names.
@@ -165,7 +172,8 @@ def load_data(data, task, user_data=None):
     """
     kind = _task_kind(task)
     dataset = _rename_splits(_read_source(data, user_data))
-    dataset = _rename_columns(dataset, getattr(data, "columns", None), REQUIRED_COLUMNS[kind])
+    dataset = _rename_columns(dataset, getattr(data, "columns", None), REQUIRED_COLUMNS[kind],
+                              keep=getattr(data, "features", None) or ())
     labels = getattr(data, "labels", None)
     for column in ("tags", "label"):
         if column in REQUIRED_COLUMNS[kind]:

@@ -12,7 +12,8 @@ class Backbone(keras.Model):
     """Embeddings + encoder, a functional model with dict inputs.
 
     Inputs: `token_ids` (batch, time) int, `padding_mask` (batch, time) bool and,
-    when `char_features` is not "none", `char_ids` (batch, time, chars) int.
+    when `char_features` is not "none", `char_ids` (batch, time, chars) int and,
+    when there are token features, `feature_ids` (batch, time, features) int.
     Output: (batch, time, features) sequence representation.
 
     Args:
@@ -24,6 +25,9 @@ class Backbone(keras.Model):
         char_vocabulary_size: number of character ids.
         char_features: "none", "cnn" or "bilstm".
         char_embedding_dim / char_dim / char_kernel_size: char feature sizes.
+        feature_vocabulary_sizes: value-vocabulary size of each token feature
+            (e.g. POS tags given to a chunker); each gets its own embedding.
+        feature_dim: width of each token-feature embedding.
         encoder: keyword arguments of `rnn_encoder` (kind, units, layers, ...).
 
     Example:
@@ -36,8 +40,9 @@ class Backbone(keras.Model):
 
     def __init__(self, vocabulary_size, embedding_dim=100, embedding_dropout=0.0,
                  embedding_trainable=True, word_dropout=0.0, char_vocabulary_size=0, char_features="none",
-                 char_embedding_dim=30, char_dim=50, char_kernel_size=3, encoder=None,
-                 **kwargs):
+                 char_embedding_dim=30, char_dim=50, char_kernel_size=3, feature_vocabulary_sizes=(),
+                 feature_dim=25, encoder=None, **kwargs):
+        feature_vocabulary_sizes = [int(n) for n in feature_vocabulary_sizes or ()]
         encoder = dict(encoder or {})
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input((None,), dtype="bool", name="padding_mask")
@@ -58,6 +63,13 @@ class Backbone(keras.Model):
                 char_kwargs.update(units=char_dim)
             chars = char_cls(char_vocabulary_size, name="char_features", **char_kwargs)(char_ids)
             x = keras.layers.Concatenate(name="word_features")([x, chars])
+        if feature_vocabulary_sizes:
+            feature_ids = keras.Input((None, len(feature_vocabulary_sizes)), dtype="int32", name="feature_ids")
+            inputs["feature_ids"] = feature_ids
+            parts = [x] + [
+                keras.layers.Embedding(size, feature_dim, name=f"feature_embedding_{k}")(feature_ids[:, :, k])
+                for k, size in enumerate(feature_vocabulary_sizes)]
+            x = keras.layers.Concatenate(name="token_features")(parts)
         if embedding_dropout:
             x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
         outputs = rnn_encoder(x, padding_mask, **encoder)
@@ -72,6 +84,8 @@ class Backbone(keras.Model):
         self.char_embedding_dim = char_embedding_dim
         self.char_dim = char_dim
         self.char_kernel_size = char_kernel_size
+        self.feature_vocabulary_sizes = feature_vocabulary_sizes
+        self.feature_dim = feature_dim
         self.encoder = encoder
 
     @property
@@ -99,6 +113,8 @@ class Backbone(keras.Model):
             "char_embedding_dim": self.char_embedding_dim,
             "char_dim": self.char_dim,
             "char_kernel_size": self.char_kernel_size,
+            "feature_vocabulary_sizes": self.feature_vocabulary_sizes,
+            "feature_dim": self.feature_dim,
             "encoder": self.encoder,
         }
 

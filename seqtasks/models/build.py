@@ -33,6 +33,9 @@ def build_model(recipe, preprocessor, scheme=None):
         char_embedding_dim=m.char_features.embedding_dim,
         char_dim=m.char_features.dim,
         char_kernel_size=m.char_features.kernel_size,
+        feature_vocabulary_sizes=[len(preprocessor.feature_values[name])
+                                  for name in preprocessor.token_features],
+        feature_dim=m.embedding.feature_dim,
         encoder={"kind": m.encoder.kind, "units": m.encoder.units, "layers": m.encoder.layers,
                  "bidirectional": m.encoder.bidirectional, "dropout": m.encoder.dropout,
                  "residual": m.encoder.residual},
