@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from seqtasks import evaluation
 from seqtasks.run_dir import write_json
@@ -111,3 +112,76 @@ class TimeLimit(keras.callbacks.Callback):
         if (time.perf_counter() - self._start) / 60 >= self.minutes:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Carries the monitored-metric state of an interrupted run into `--resume`.
+
+    `BackupAndRestore` brings back the weights, the optimizer and the epoch,
+    but a new process starts `EarlyStopping`, `ModelCheckpoint` and
+    `ReduceLROnPlateau` from scratch: patience would restart, the best-weights
+    checkpoint would be overwritten by the first resumed epoch even when it
+    is worse, and a best epoch before the interruption could never be
+    restored. At the first resumed epoch this callback rebuilds their state
+    from the run's history (best value, best epoch, epochs since the best or
+    since the last LR cut) and the best-weights checkpoint, and sets the
+    training batches to the shuffle order of that epoch.
+
+    It must come after `RunHistory` and `BackupAndRestore` in the callback list.
+
+    Args:
+        run_history: the `RunHistory` of the run (holds the earlier epochs).
+        monitor: the monitored log key (e.g. `val_f1`).
+        mode: "max" or "min".
+        checkpoint_path: the best-weights file written by `ModelCheckpoint`.
+        batches: the training `Batches` (its epoch counter drives shuffling).
+        callbacks: the callbacks whose state is rebuilt.
+    """
+
+    def __init__(self, run_history, monitor, mode, checkpoint_path, batches, callbacks):
+        super().__init__()
+        self.run_history = run_history
+        self.monitor = monitor
+        self.mode = mode
+        self.checkpoint_path = Path(checkpoint_path)
+        self.batches = batches
+        self.callbacks = callbacks
+        self.resumed_at = None
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        self._first = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._first:
+            return
+        self._first = False
+        if epoch == 0:
+            return
+        self.resumed_at = epoch
+        self.batches._epoch = epoch  # the shuffle this epoch would have had without the interruption
+        values = self.run_history.history.get(self.monitor, [])[:epoch]
+        if not values:
+            return
+        best_index = int(np.argmax(values) if self.mode == "max" else np.argmin(values))
+        best, since_best = values[best_index], epoch - 1 - best_index
+        rates = self.run_history.history.get("learning_rate", [])[:epoch]
+        cuts = [i for i in range(1, len(rates)) if rates[i] != rates[i - 1]]
+        since_cut = epoch - cuts[-1] if cuts else epoch
+        for callback in self.callbacks:
+            if isinstance(callback, keras.callbacks.EarlyStopping):
+                callback.best, callback.best_epoch, callback.wait = best, best_index, since_best
+                callback.best_weights = self._best_weights()
+            elif isinstance(callback, keras.callbacks.ModelCheckpoint):
+                callback.best = best
+            elif isinstance(callback, keras.callbacks.ReduceLROnPlateau):
+                callback.best, callback.wait = best, min(since_best, since_cut)
+
+    def _best_weights(self):
+        if not self.checkpoint_path.exists():
+            return None
+        current = self.model.get_weights()
+        self.model.load_weights(self.checkpoint_path)
+        best = self.model.get_weights()
+        self.model.set_weights(current)
+        return best

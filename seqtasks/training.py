@@ -58,27 +58,31 @@ def class_weights(labels, num_labels):
     return per_class[labels].astype(np.float32)
 
 
-def make_callbacks(recipe, dev, dev_gold, labels, scheme, directory):
+def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
     """The training callbacks, in order; returns `(callbacks, dev_metric, run_history)`.
 
     `DevMetric` comes first and `RunHistory` right after it, so the dev metric
     is in the logs that early stopping, checkpoints and the history read.
+    `ResumeState` comes last: on `--resume` it restores the state of the
+    callbacks before it (best value, patience, best weights) and the shuffle
+    order of the training batches `train`.
     """
     import keras
 
-    from seqtasks.callbacks import DevMetric, RunHistory
+    from seqtasks.callbacks import DevMetric, ResumeState, RunHistory
 
     dev_metric = DevMetric(dev, dev_gold, labels, recipe.task, scheme)
     run_history = RunHistory(directory / "history.json")  # epochs before a resume included
     monitor = dev_metric.name if recipe.train.monitor == "auto" else recipe.train.monitor
     mode = "min" if "loss" in monitor else "max"
+    best_path = directory / "checkpoints" / "best.weights.h5"
     callbacks = [
         dev_metric,
         run_history,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
                                       restore_best_weights=True, verbose=1),
-        keras.callbacks.ModelCheckpoint(str(directory / "checkpoints" / "best.weights.h5"),
+        keras.callbacks.ModelCheckpoint(str(best_path),
                                         monitor=monitor, mode=mode, save_best_only=True,
                                         save_weights_only=True),
         keras.callbacks.BackupAndRestore(str(directory / "backup")),
@@ -90,6 +94,7 @@ def make_callbacks(recipe, dev, dev_gold, labels, scheme, directory):
     if recipe.train.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
                                                            patience=max(1, recipe.train.early_stopping_patience // 2)))
+    callbacks.append(ResumeState(run_history, monitor, mode, best_path, train, list(callbacks)))
     return callbacks, dev_metric, run_history
 
 
@@ -108,7 +113,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
     model = _compiled_model(recipe, preprocessor, scheme, steps_per_epoch=len(train))
     callbacks, dev_metric, run_history = make_callbacks(
-        recipe, evals["validation"], encoded["validation"]["labels"], preprocessor.labels, scheme,
+        recipe, train, evals["validation"], encoded["validation"]["labels"], preprocessor.labels, scheme,
         directory)
     start = time.perf_counter()
     model.fit(train.dataset(), validation_data=evals["validation"].dataset(),

@@ -296,3 +296,68 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     history = json.loads((out / "history.json").read_text())
     assert len(history["loss"]) == 3
     assert run.metrics["test"]["accuracy"] >= 0.9
+
+
+def test_resume_keeps_patience_and_best_epoch(tmp_path, monkeypatch):
+    """Early-stopping state survives an interruption: with patience 2 and dev
+    scores 0.9, 0.5 | 0.4 (interrupted after epoch 2), the resumed run stops
+    after epoch 3 and keeps epoch 1 as its best, as an uninterrupted run would
+    (restarting patience would run to epoch 5 and keep epoch 3)."""
+    from seqtasks.callbacks import DevMetric
+
+    scores = iter([0.9, 0.5, 0.4, 0.3, 0.2])
+
+    def fake_metric(self, epoch, logs=None):
+        logs[self.name] = next(scores)
+
+    def stop_at_third_epoch(self, epoch, logs=None):
+        if epoch == 2:
+            raise Interrupted("killed")
+
+    monkeypatch.setattr(DevMetric, "on_epoch_end", fake_metric)
+    monkeypatch.setattr(DevMetric, "on_epoch_begin", stop_at_third_epoch)
+    recipe = tiny_recipe(epochs=5, early_stopping_patience=2)
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        seqtasks.train(recipe, data=synthetic_dataset(), output=out)
+    monkeypatch.setattr(DevMetric, "on_epoch_begin", lambda self, epoch, logs=None: None)
+    run = seqtasks.train(recipe, data=synthetic_dataset(), output=out, resume=True)
+    assert run.metrics["epochs_run"] == 3
+    assert run.metrics["best_epoch"] == 1
+    assert json.loads((out / "history.json").read_text())["val_accuracy"] == [0.9, 0.5, 0.4]
+
+
+def test_resume_state_rebuilds_callbacks(tmp_path):
+    import keras
+    import numpy as np
+
+    from seqtasks.callbacks import ResumeState, RunHistory
+    from seqtasks.data.batching import Batches
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    best = [np.full_like(w, 7.0) for w in model.get_weights()]
+    current = model.get_weights()
+    model.set_weights(best)
+    model.save_weights(tmp_path / "best.weights.h5")
+    model.set_weights(current)
+    history = RunHistory(tmp_path / "history.json")
+    history.history = {"val_f1": [0.5, 0.9, 0.7, 0.6], "learning_rate": [1e-3, 1e-3, 1e-3, 5e-4]}
+    stopping = keras.callbacks.EarlyStopping("val_f1", mode="max", patience=5)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "x.weights.h5"), "val_f1", mode="max",
+                                                 save_best_only=True, save_weights_only=True)
+    plateau = keras.callbacks.ReduceLROnPlateau("val_f1", mode="max", patience=2)
+    batches = Batches({"token_ids": [np.array([2, 3])], "labels": [np.array([0, 1])]}, 1, shuffle=True)
+    state = ResumeState(history, "val_f1", "max", tmp_path / "best.weights.h5", batches,
+                        [stopping, checkpoint, plateau])
+    for callback in (stopping, checkpoint, plateau, state):
+        callback.set_model(model)
+        callback.on_train_begin()
+    state.on_epoch_begin(4)
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (0.9, 1, 2)
+    assert checkpoint.best == 0.9
+    assert (plateau.best, plateau.wait) == (0.9, 1)  # LR cut after epoch 3 reset its count
+    assert batches._epoch == 4 and state.resumed_at == 4
+    for got, want in zip(stopping.best_weights, best):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(model.get_weights(), current):
+        np.testing.assert_array_equal(got, want)  # the model keeps its resumed weights
