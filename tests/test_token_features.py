@@ -148,3 +148,13 @@ def test_cli_predict_reads_feature_columns_from_conll(chunk_run, tmp_path):
     done = _cli("predict", chunk_run.directory, "--input", short)
     assert done.returncode == 2
     assert f"{short}:1: expected at least 2 columns (token and features ['pos']), found 1" in done.stderr
+
+
+def test_read_inputs_conllu_gives_forms_and_features(tmp_path):
+    from seqtasks.predict_io import read_inputs
+
+    text = CONLLU.replace("1\tI\t", "1-2\tIran\t_\t_\t_\t_\t_\t_\t_\t_\n1\tI\t", 1)
+    path = tmp_path / "in.conllu"
+    path.write_text(text, encoding="utf-8")
+    assert read_inputs([], path) == [["I", "ran"]]  # FORM column; the 1-2 range skipped
+    assert read_inputs([], path, feature_columns={"xpos": 4}) == [{"tokens": ["I", "ran"], "xpos": ["PRP", "VBD"]}]
