@@ -56,7 +56,7 @@ class LoadedModel:
         Returns:
             A dict, empty for a model without token features.
         """
-        from seqtasks.data.readers import TAG_COLUMNS
+        from seqtasks.data.readers import TAG_COLUMNS, feature_column_indices
 
         names = self.preprocessor.token_features
         if not names:
@@ -67,10 +67,10 @@ class LoadedModel:
 
             reader = {**(load_card(self.recipe.data.card).reader or {}), **reader}
         columns = reader.get("feature_columns") or {}
-        positions = {name: TAG_COLUMNS.get(columns[name], columns[name]) for name in names if name in columns}
-        if len(positions) == len(names):
-            return positions
+        if all(name in columns for name in names):
+            return dict(feature_column_indices("recipe", {n: columns[n] for n in names}, TAG_COLUMNS))
         return {name: k + 1 for k, name in enumerate(names)}
+
     def predict(self, inputs, batch_size=64):
         """Predicts for one or many raw strings or token lists.
 

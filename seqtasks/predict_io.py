@@ -48,6 +48,7 @@ def read_inputs(texts, path=None, input_format=None, feature_columns=None):
 def _conll_sentences(lines, path, feature_columns):
     conllu = path.suffix.lower() == ".conllu"
     token_column = 1 if conllu else 0
+    needed = max([token_column, *feature_columns.values()])
     sentences, current = [], []
     for number, line in enumerate(lines + [""], start=1):
         if not line.strip():
@@ -60,7 +61,6 @@ def _conll_sentences(lines, path, feature_columns):
         fields = line.split("\t") if "\t" in line else line.split()
         if conllu and ("-" in fields[0] or "." in fields[0]):
             continue  # multiword ranges and empty nodes are not syntactic words
-        needed = max([token_column, *feature_columns.values()])
         if len(fields) <= needed:
             raise DataError(f"{path}:{number}: expected at least {needed + 1} columns "
                             f"(token and features {sorted(feature_columns)}), found {len(fields)}")

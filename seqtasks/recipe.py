@@ -300,7 +300,6 @@ def _coerce(value, tp, source, path):
 def _check_components(recipe, source):
     from seqtasks import registry
 
-
     checks = [
         ("task", recipe.task, registry.TASKS),
         ("preprocess.units", recipe.preprocess.units, registry.UNITS),

@@ -17,6 +17,15 @@ on 2-core machines autotune stalls whole epochs (DESIGN.md section 5).
 import numpy as np
 
 
+def _pad(rows, idx, lengths, width):
+    """Right-pads `rows[i]` for `i` in `idx` (first axis = time) to `width` steps with 0."""
+    first = rows[idx[0]]
+    out = np.zeros((len(idx), width, *np.shape(first)[1:]), dtype=np.int32)
+    for row, i in enumerate(idx):
+        out[row, : lengths[row]] = rows[i]
+    return out
+
+
 class Batches:
     """Batches of one encoded split.
 
@@ -98,9 +107,7 @@ class Batches:
         """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
         lengths = self.lengths[idx]
         width = int(lengths.max())
-        token_ids = np.zeros((len(idx), width), dtype=np.int32)
-        for row, i in enumerate(idx):
-            token_ids[row, : lengths[row]] = self.token_ids[i]
+        token_ids = _pad(self.token_ids, idx, lengths, width)
         mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
         # 0/1 int32 rather than bool: under MirroredStrategy Keras sums the first
         # batch across replicas to learn its shapes, which fails on bool tensors.
@@ -114,17 +121,11 @@ class Batches:
                 char_ids[row, : len(c)] = c[:, :word_width]
             inputs["char_ids"] = char_ids
         if self.feature_ids is not None:
-            count = self.feature_ids[idx[0]].shape[1]
-            feature_ids = np.zeros((len(idx), width, count), dtype=np.int32)
-            for row, i in enumerate(idx):
-                feature_ids[row, : lengths[row]] = self.feature_ids[i]
-            inputs["feature_ids"] = feature_ids
+            inputs["feature_ids"] = _pad(self.feature_ids, idx, lengths, width)
         if self.labels is None:
             return inputs, None, None
         if self.tagging:
-            labels = np.zeros((len(idx), width), dtype=np.int32)
-            for row, i in enumerate(idx):
-                labels[row, : lengths[row]] = self.labels[i]
+            labels = _pad(self.labels, idx, lengths, width)
             weight = mask.astype(np.float32)
             if self.example_weights is not None:
                 weight *= self.example_weights[idx][:, None]

@@ -59,7 +59,7 @@ def _tagging_dict(sentences_by_split, feature_names=()):
     return datasets.DatasetDict(result)
 
 
-def _feature_columns(reader, feature_columns, names=None):
+def feature_column_indices(reader, feature_columns, names=None):
     """Validates `feature_columns` ({feature name: column}) -> [(name, int column)]."""
     out = []
     for name, column in (feature_columns or {}).items():
@@ -128,7 +128,7 @@ def read_conllu(files, tag_column="upos", feature_columns=None):
     Example:
     >>> read_conllu({"train": "en_ewt-ud-train.conllu"})["train"].features["tags"]
     """
-    columns = _feature_columns("read_conllu", feature_columns, TAG_COLUMNS)
+    columns = feature_column_indices("read_conllu", feature_columns, TAG_COLUMNS)
     return _tagging_dict({split: _parse_conllu(path, tag_column, columns) for split, path in files.items()},
                          [name for name, _ in columns])
 
@@ -194,7 +194,7 @@ def read_conll_columns(files, token_column=0, tag_column=-1, feature_columns=Non
     Example:
     >>> read_conll_columns({"train": "train.txt"}, tag_column=2, feature_columns={"pos": 1})
     """
-    columns = _feature_columns("read_conll_columns", feature_columns)
+    columns = feature_column_indices("read_conll_columns", feature_columns)
     return _tagging_dict(
         {split: _parse_conll_columns(path, token_column, tag_column, columns) for split, path in files.items()},
         [name for name, _ in columns],

@@ -52,24 +52,11 @@ class Backbone(keras.Model):
             ids = TokenDropout(word_dropout, name="word_dropout")(token_ids)
         x = keras.layers.Embedding(vocabulary_size, embedding_dim,
                                    trainable=embedding_trainable, name="token_embedding")(ids)
-        char_cls = resolve(CHAR_FEATURES, char_features, "char_features")
-        if char_cls is not None:
-            char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
-            inputs["char_ids"] = char_ids
-            char_kwargs = {"embedding_dim": char_embedding_dim}
-            if char_features == "cnn":
-                char_kwargs.update(filters=char_dim, kernel_size=char_kernel_size)
-            else:
-                char_kwargs.update(units=char_dim)
-            chars = char_cls(char_vocabulary_size, name="char_features", **char_kwargs)(char_ids)
-            x = keras.layers.Concatenate(name="word_features")([x, chars])
+        if char_features != "none":
+            x = _add_char_features(x, inputs, char_features, char_vocabulary_size,
+                                   char_embedding_dim, char_dim, char_kernel_size)
         if feature_vocabulary_sizes:
-            feature_ids = keras.Input((None, len(feature_vocabulary_sizes)), dtype="int32", name="feature_ids")
-            inputs["feature_ids"] = feature_ids
-            parts = [x] + [
-                keras.layers.Embedding(size, feature_dim, name=f"feature_embedding_{k}")(feature_ids[:, :, k])
-                for k, size in enumerate(feature_vocabulary_sizes)]
-            x = keras.layers.Concatenate(name="token_features")(parts)
+            x = _add_token_features(x, inputs, feature_vocabulary_sizes, feature_dim)
         if embedding_dropout:
             x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
         outputs = rnn_encoder(x, padding_mask, **encoder)
@@ -121,3 +108,22 @@ class Backbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _add_char_features(x, inputs, kind, vocabulary_size, embedding_dim, dim, kernel_size):
+    """Adds the `char_ids` input and concatenates per-word char features to `x`."""
+    char_cls = resolve(CHAR_FEATURES, kind, "char_features")
+    char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
+    inputs["char_ids"] = char_ids
+    kwargs = ({"filters": dim, "kernel_size": kernel_size} if kind == "cnn" else {"units": dim})
+    chars = char_cls(vocabulary_size, embedding_dim=embedding_dim, name="char_features", **kwargs)(char_ids)
+    return keras.layers.Concatenate(name="word_features")([x, chars])
+
+
+def _add_token_features(x, inputs, vocabulary_sizes, dim):
+    """Adds the `feature_ids` input and concatenates one embedding per token feature to `x`."""
+    feature_ids = keras.Input((None, len(vocabulary_sizes)), dtype="int32", name="feature_ids")
+    inputs["feature_ids"] = feature_ids
+    parts = [x] + [keras.layers.Embedding(size, dim, name=f"feature_embedding_{k}")(feature_ids[:, :, k])
+                   for k, size in enumerate(vocabulary_sizes)]
+    return keras.layers.Concatenate(name="token_features")(parts)

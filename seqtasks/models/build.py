@@ -22,6 +22,24 @@ def build_model(recipe, preprocessor, scheme=None):
         A `Tagger` or `Classifier`.
     """
     m = recipe.model
+    backbone = build_backbone(m, preprocessor)
+    task_cls = resolve(TASKS, recipe.task, "task")
+    num_labels = len(preprocessor.labels)
+    if recipe.task == "classification":
+        return task_cls(backbone, num_labels, pooling=m.head.pooling, hidden=m.head.hidden,
+                        dropout=m.head.dropout, name="classifier")
+    constraints = None
+    if m.head.kind == "crf" and m.head.constrain and scheme:
+        from seqtasks.data.schemes import allowed_transitions
+
+        constraints = allowed_transitions(preprocessor.labels, scheme)
+    return task_cls(backbone, num_labels, head=m.head.kind, hidden=m.head.hidden,
+                    dropout=m.head.dropout, constraints=constraints, name="tagger")
+
+
+def build_backbone(m, preprocessor):
+    """The `Backbone` of a recipe's model section, sized by the fitted preprocessor
+    (pretrained vectors loaded when the recipe names a file)."""
     backbone = Backbone(
         vocabulary_size=len(preprocessor.tokens),
         embedding_dim=m.embedding.dim,
@@ -43,18 +61,7 @@ def build_model(recipe, preprocessor, scheme=None):
     )
     if m.embedding.pretrained:
         _load_vectors(backbone, m.embedding, preprocessor)
-    task_cls = resolve(TASKS, recipe.task, "task")
-    num_labels = len(preprocessor.labels)
-    if recipe.task == "classification":
-        return task_cls(backbone, num_labels, pooling=m.head.pooling, hidden=m.head.hidden,
-                        dropout=m.head.dropout, name="classifier")
-    constraints = None
-    if m.head.kind == "crf" and m.head.constrain and scheme:
-        from seqtasks.data.schemes import allowed_transitions
-
-        constraints = allowed_transitions(preprocessor.labels, scheme)
-    return task_cls(backbone, num_labels, head=m.head.kind, hidden=m.head.hidden,
-                    dropout=m.head.dropout, constraints=constraints, name="tagger")
+    return backbone
 
 
 def _load_vectors(backbone, embedding, preprocessor):
