@@ -121,6 +121,7 @@ class TrainRecipe:
     learning_rate: float = 1e-3
     clipnorm: Optional[float] = 5.0
     weight_decay: Optional[float] = None
+    ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
     lr_schedule: str = "none"  # none | plateau | cosine
     early_stopping_patience: int = 5
     time_limit_minutes: Optional[float] = None  # stop after the epoch that passes it
@@ -326,5 +327,7 @@ def _check_components(recipe, source):
     if recipe.data.features and recipe.model.embedding.feature_dim < 1:
         raise RecipeError(f"{source}: 'model.embedding.feature_dim' must be at least 1, "
                           f"found {recipe.model.embedding.feature_dim}")
+    if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
+        raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
     if not 0.0 <= recipe.model.encoder.dropout < 1.0:
         raise RecipeError(f"{source}: 'model.encoder.dropout' must be in [0, 1), found {recipe.model.encoder.dropout}")

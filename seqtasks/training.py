@@ -61,8 +61,9 @@ def class_weights(labels, num_labels):
 def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
     """The training callbacks, in order; returns `(callbacks, dev_metric, run_history)`.
 
-    `DevMetric` comes first and `RunHistory` right after it, so the dev metric
-    is in the logs that early stopping, checkpoints and the history read.
+    `DevMetric` comes before `RunHistory`, early stopping and checkpoints, so
+    the dev metric is in the logs they read; with `train.ema_momentum` a
+    `SwapEMAWeights` before it makes all of them see the averaged weights.
     `ResumeState` comes last: on `--resume` it restores the state of the
     callbacks before it (best value, patience, best weights) and the shuffle
     order of the training batches `train`.
@@ -76,7 +77,13 @@ def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
     monitor = dev_metric.name if recipe.train.monitor == "auto" else recipe.train.monitor
     mode = "min" if "loss" in monitor else "max"
     best_path = directory / "checkpoints" / "best.weights.h5"
-    callbacks = [
+    # BackupAndRestore first: it backs up the weights being trained, before an
+    # EMA swap puts the averaged weights in the model for everything after it
+    # (dev metric, early stopping's best weights, the best checkpoint).
+    callbacks = [keras.callbacks.BackupAndRestore(str(directory / "backup"))]
+    if recipe.train.ema_momentum:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks += [
         dev_metric,
         run_history,
         keras.callbacks.TerminateOnNaN(),
@@ -85,7 +92,6 @@ def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
         keras.callbacks.ModelCheckpoint(str(best_path),
                                         monitor=monitor, mode=mode, save_best_only=True,
                                         save_weights_only=True),
-        keras.callbacks.BackupAndRestore(str(directory / "backup")),
     ]
     if recipe.train.time_limit_minutes:
         from seqtasks.callbacks import TimeLimit

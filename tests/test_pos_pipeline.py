@@ -335,11 +335,17 @@ def test_resume_state_rebuilds_callbacks(tmp_path):
     from seqtasks.data.batching import Batches
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(use_ema=True, ema_momentum=0.5), "mse")
+    x, y = np.random.default_rng(0).random((8, 3)), np.zeros((8, 2))
+    model.fit(x, y, verbose=0)
     best = [np.full_like(w, 7.0) for w in model.get_weights()]
     current = model.get_weights()
     model.set_weights(best)
-    model.save_weights(tmp_path / "best.weights.h5")
+    model.save_weights(tmp_path / "best.weights.h5")  # with the optimizer's state after one epoch
     model.set_weights(current)
+    model.fit(x, y, epochs=2, verbose=0)
+    current = model.get_weights()
+    optimizer_state = [v.numpy() for v in model.optimizer.variables]
     history = RunHistory(tmp_path / "history.json")
     history.history = {"val_f1": [0.5, 0.9, 0.7, 0.6], "learning_rate": [1e-3, 1e-3, 1e-3, 5e-4]}
     stopping = keras.callbacks.EarlyStopping("val_f1", mode="max", patience=5)
@@ -361,3 +367,30 @@ def test_resume_state_rebuilds_callbacks(tmp_path):
         np.testing.assert_array_equal(got, want)
     for got, want in zip(model.get_weights(), current):
         np.testing.assert_array_equal(got, want)  # the model keeps its resumed weights
+    for got, want in zip(model.optimizer.variables, optimizer_state):
+        np.testing.assert_array_equal(got.numpy(), want)  # ...and its optimizer step, moments and EMA
+
+
+def test_ema_weights_are_scored_kept_and_saved(tmp_path):
+    """With train.ema_momentum the dev metric, the best checkpoint and the saved
+    model all use the averaged weights: the reported dev score is the best
+    epoch's, and the checkpoint equals the final model."""
+    import keras
+    import numpy as np
+
+    recipe = tiny_recipe(epochs=4, ema_momentum=0.9, learning_rate=0.05)
+    run = seqtasks.train(recipe, data=synthetic_dataset(), output=tmp_path / "run")
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert run.metrics["validation"]["accuracy"] == pytest.approx(max(history["val_accuracy"]), abs=1e-6)
+    assert run.metrics["test"]["accuracy"] >= 0.9
+    loaded = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    best = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    best.load_weights(tmp_path / "run" / "checkpoints" / "best.weights.h5")
+    for got, want in zip(loaded.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    # The weights being trained are the same with and without EMA (same seed);
+    # the kept ones must be their average, not the last or best raw weights.
+    plain = seqtasks.train(tiny_recipe(epochs=4, learning_rate=0.05), data=synthetic_dataset(),
+                           output=tmp_path / "plain")
+    raw = keras.saving.load_model(plain.directory / "model.keras").get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(loaded.get_weights(), raw))

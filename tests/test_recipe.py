@@ -109,6 +109,13 @@ def test_other_unknown_components(values, key, known):
     assert key in str(info.value) and known in str(info.value)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 1.0, 1.5])
+def test_ema_momentum_out_of_range(momentum):
+    with pytest.raises(RecipeError) as info:
+        Recipe.from_dict({"train": {"ema_momentum": momentum}})
+    assert str(info.value) == f"recipe: 'train.ema_momentum' must be in (0, 1), found {momentum}"
+
+
 def test_non_mapping_yaml_and_bad_yaml(tmp_path):
     with pytest.raises(RecipeError, match="mapping"):
         Recipe.from_yaml(write(tmp_path, "- a\n- b\n"))

@@ -75,13 +75,21 @@ def _load_vectors(backbone, embedding, preprocessor):
 
 
 def build_optimizer(train):
-    """The optimizer named in `train.optimizer` with clipping by norm."""
+    """The optimizer named in `train.optimizer` with clipping by norm.
+
+    With `train.ema_momentum` the optimizer also keeps an exponential moving
+    average of the weights (Polyak averaging); `SwapEMAWeights` in the
+    training callbacks makes the dev metric, checkpoints and the saved model
+    use it.
+    """
     cls = resolve(OPTIMIZERS, train.optimizer, "optimizer")
     kwargs = {"learning_rate": train.learning_rate}
     if train.clipnorm:
         kwargs["clipnorm"] = train.clipnorm
     if train.weight_decay:
         kwargs["weight_decay"] = train.weight_decay
+    if train.ema_momentum:
+        kwargs.update(use_ema=True, ema_momentum=train.ema_momentum)
     return cls(**kwargs)
 
 
