@@ -180,13 +180,10 @@ class ResumeState(keras.callbacks.Callback):
     def _best_weights(self):
         if not self.checkpoint_path.exists():
             return None
-        # load_weights also loads the optimizer's variables (step, moments, EMA
-        # averages) of the best epoch; the resumed run must keep its own.
-        optimizer_state = [variable.numpy() for variable in self.model.optimizer.variables]
         current = self.model.get_weights()
-        self.model.load_weights(self.checkpoint_path)
+        # The checkpoint also holds the best epoch's optimizer variables (step,
+        # moments, EMA averages); the resumed run keeps its own.
+        self.model.load_weights(self.checkpoint_path, objects_to_skip=[self.model.optimizer])
         best = self.model.get_weights()
         self.model.set_weights(current)
-        for variable, value in zip(self.model.optimizer.variables, optimizer_state):
-            variable.assign(value)
         return best
