@@ -22,4 +22,8 @@ def __getattr__(name):
         from seqtasks import pipeline
 
         return getattr(pipeline, name)
+    if name == "Ensemble":
+        from seqtasks.ensemble import Ensemble
+
+        return Ensemble
     raise AttributeError(f"module 'seqtasks' has no attribute {name!r}")

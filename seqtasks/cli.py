@@ -2,8 +2,8 @@
 
 ```
 seqtasks train RECIPE [--output DIR] [--set key=value ...] [--data-root DIR] [--resume]
-seqtasks evaluate RUN_DIR [--split test] [--data-root DIR]
-seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json]
+seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test] [--data-root DIR]
+seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--ensemble RUN_DIR ...]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
@@ -34,8 +34,8 @@ def _parser():
     recipe_args(p)
     p.add_argument("--output", help="run directory (default runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p = sub.add_parser("evaluate", help="score a run directory on a split")
-    p.add_argument("run_dir")
+    p = sub.add_parser("evaluate", help="score a run directory (several: their ensemble) on a split")
+    p.add_argument("run_dir", nargs="+", help="run directory; several are scored as one ensemble")
     p.add_argument("--split", default="test")
     p.add_argument("--data-root")
     p = sub.add_parser("predict", help="tag or classify raw text with a run directory")
@@ -46,6 +46,8 @@ def _parser():
     p.add_argument("--input-format", choices=["text", "conll"], default=None,
                    help="default: conll for *.conll/*.conllu/*.bio files, else text")
     p.add_argument("--format", choices=["text", "conll", "json"], default="text")
+    p.add_argument("--ensemble", action="append", default=[], metavar="RUN_DIR",
+                   help="another run of the same task to average with RUN_DIR (repeatable)")
     p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a classification recipe")
     recipe_args(p)
     p = sub.add_parser("show", help="print the resolved recipe (every default filled in)")
@@ -100,7 +102,8 @@ def _summary(metrics):
 def _evaluate(args):
     from seqtasks import pipeline
 
-    scores = pipeline.evaluate(args.run_dir, args.split, data_root=args.data_root)
+    runs = args.run_dir if len(args.run_dir) > 1 else args.run_dir[0]
+    scores = pipeline.evaluate(runs, args.split, data_root=args.data_root)
     print(json.dumps({args.split: scores}, indent=2))
 
 
@@ -108,7 +111,7 @@ def _predict(args):
     from seqtasks import pipeline
     from seqtasks.predict_io import format_results, read_inputs
 
-    model = pipeline.load(args.run_dir)
+    model = pipeline.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     print(format_results(model.predict(inputs), args.format, model.task))
 

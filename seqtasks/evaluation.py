@@ -24,6 +24,23 @@ def predict_batches(model, batches):
     return results if batches.tagging else np.stack(results)
 
 
+def predict_scores(model, batches):
+    """The model's scores before decoding, per example, in the original order.
+
+    Returns:
+        Classification: a (num_examples, num_labels) array of probabilities.
+        Tagging: a list of (length, num_labels) arrays: tag probabilities for a
+        softmax head, emission scores for a CRF head (whose transitions stay
+        in the CRF layer).
+    """
+    results = [None] * len(batches.lengths)
+    for idx, inputs in batches:
+        output = np.asarray(model(inputs, training=False))
+        for row, i in enumerate(idx):
+            results[i] = output[row, : batches.lengths[i]] if batches.tagging else output[row]
+    return results if batches.tagging else np.stack(results)
+
+
 def score(task, predictions, gold, labels, scheme=None):
     """The task's metrics for predictions against gold labels.
 

@@ -87,16 +87,31 @@ class LoadedModel:
             offsets; for token-list input the offsets refer to the tokens joined
             by single spaces). Classification: `label` and `probabilities`.
         """
+        items, features = self.read_inputs(inputs)
+        predictions = evaluation.predict_batches(self.model,
+                                                 self.input_batches(items, features, batch_size))
+        return self.results(items, predictions)
+
+    def read_inputs(self, inputs):
+        """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
+        per input, and the token features given with each (`{}` when none)."""
         if isinstance(inputs, str):
             inputs = [inputs]
         features = [x if isinstance(x, dict) else {} for x in inputs]
         items = [self._split(x["tokens"] if isinstance(x, dict) else x) for x in inputs]
+        return items, features
+
+    def input_batches(self, items, features, batch_size=64):
+        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor."""
         encoded = [self.preprocessor.encode_tokens(tokens, f)
                    for tokens, f in zip(self._model_tokens(items), features)]
-        batches = Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
-                           for key in ("token_ids", "char_ids", "feature_ids")},
-                          batch_size, tagging=self.task == "tagging")
-        predictions = evaluation.predict_batches(self.model, batches)
+        return Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
+                        for key in ("token_ids", "char_ids", "feature_ids")},
+                       batch_size, tagging=self.task == "tagging")
+
+    def results(self, items, predictions):
+        """`predict`'s output dicts from predicted label ids (tagging) or
+        probabilities (classification) of `read_inputs`' items."""
         if self.task == "classification":
             return [self._class_result(p) for p in predictions]
         return [self._tag_result(text, toks, p) for (text, toks), p in zip(items, predictions)]
@@ -155,17 +170,23 @@ class LoadedModel:
         dataset, _, _ = prepare_data(self.recipe, data)
         if split not in dataset:
             raise DataError(f"split '{split}' not in the data (has: {', '.join(dataset)})")
+        encoded, labels = self.encode_split(dataset[split], split)
+        predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
+        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+
+    def encode_split(self, split_data, split):
+        """A split encoded by this model's preprocessor, its labels mapped to the
+        model's label ids; returns `(encoded, label_names)`."""
         column = "tags" if self.task == "tagging" else "label"
-        feature = dataset[split].features[column]
+        feature = split_data.features[column]
         names = list(getattr(feature, "feature", feature).names)
-        encoded = self.preprocessor.encode_split(dataset[split], split)
+        encoded = self.preprocessor.encode_split(split_data, split)
         remap, labels = self._label_map(names)
         if self.task == "tagging":
             encoded["labels"] = [remap[l] for l in encoded["labels"]]
         else:
             encoded["labels"] = remap[encoded["labels"]]
-        predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
-        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+        return encoded, labels
 
     def _label_map(self, names):
         """Dataset label ids -> model label ids, by name.

@@ -157,7 +157,21 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
 
 
 def load(directory):
-    """Loads a run directory for prediction (see `seqtasks.inference.LoadedModel`)."""
+    """Loads a run directory for prediction, or several as an ensemble.
+
+    Args:
+        directory: a run directory, or a list of them: their averaged scores
+            predict together (see `seqtasks.ensemble.Ensemble`).
+
+    Returns:
+        A `seqtasks.inference.LoadedModel`, or an `Ensemble` for a list.
+    """
+    if isinstance(directory, (list, tuple)):
+        directories = [rd.check_run_dir(d) for d in directory]
+        from seqtasks.ensemble import Ensemble
+        from seqtasks.inference import LoadedModel
+
+        return Ensemble([LoadedModel(d) for d in directories])
     directory = rd.check_run_dir(directory)  # before the slow TensorFlow import
     from seqtasks.inference import LoadedModel
 
@@ -165,7 +179,8 @@ def load(directory):
 
 
 def evaluate(directory, split="test", data=None, data_root=None):
-    """Scores a saved run on one split of its recipe's data (or of `data`).
+    """Scores a saved run (or, for a list of runs, their ensemble) on one split
+    of its recipe's data (or of `data`).
 
     Returns:
         The task's metrics dict for that split.
