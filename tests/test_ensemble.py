@@ -78,15 +78,15 @@ def recipe(task, seed, head, data):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two CRF taggers (a `DatasetDict` passed in) and two classifiers (a dataset
-    saved to disk, so the CLI can evaluate them), each pair differing only in the seed."""
+    """A CRF tagger (a `DatasetDict` passed in) and two classifiers (a dataset
+    saved to disk, so the CLI can evaluate them) differing only in the seed."""
     folder = tmp_path_factory.mktemp("ensemble")
     ner, sentiment = ner_dataset(), sentiment_dataset()
     sentiment.save_to_disk(str(folder / "sentiment"))
     on_disk = {"disk": str(folder / "sentiment")}
     return {
         "crf": [seqtasks.train(recipe("tagging", seed, "crf", {"scheme": "IOB2"}), data=ner,
-                               output=folder / f"crf{seed}").directory for seed in (1, 2)],
+                               output=folder / f"crf{seed}").directory for seed in (1,)],
         "classifier": [seqtasks.train(recipe("classification", seed, "classifier", on_disk),
                                       output=folder / f"cls{seed}").directory for seed in (1, 2)],
         "ner": ner, "sentiment": sentiment,
@@ -111,15 +111,18 @@ def test_ensemble_of_one_run_twice_equals_the_run(runs):
     one = runs["crf"][0]
     sentences = [list(t) for t in runs["ner"]["test"]["tokens"]]
     assert seqtasks.load([one, one]).predict(sentences) == seqtasks.load(one).predict(sentences)
-    assert seqtasks.evaluate([one, one], data=runs["ner"]) == seqtasks.evaluate(one, data=runs["ner"])
+    scores = seqtasks.evaluate([one, one], data=runs["ner"])
+    assert scores == seqtasks.evaluate(one, data=runs["ner"])
+    # Measured: span F1 1.0 on this easy data.
+    assert scores["f1"] >= 0.8, scores["f1"]
 
 
 def test_crf_ensemble_decodes_the_best_path_of_the_averaged_crf(runs):
     """Brute force over every tag path of short sentences: the ensemble's tags are
     the argmax of the members' mean emission, start, transition and end scores."""
-    members = [seqtasks.load(d) for d in runs["crf"]]
-    # Both members tag this easy data perfectly; large random transition scores
-    # in the second make the averaged CRF decide differently from the first alone.
+    members = [seqtasks.load(runs["crf"][0]) for _ in range(2)]
+    # The run tags this easy data perfectly; large random CRF scores in the
+    # second copy make the averaged CRF decide differently from the run alone.
     rng = np.random.default_rng(0)
     for weight in members[1].model.get_layer("crf").weights:
         weight.assign(rng.normal(scale=4.0, size=weight.shape).astype("float32"))
@@ -140,9 +143,6 @@ def test_crf_ensemble_decodes_the_best_path_of_the_averaged_crf(runs):
         assert result["tags"] == [TAGS[i] for i in best]
     alone = members[0].predict(sentences)
     assert [r["tags"] for r in ensemble.predict(sentences)] != [r["tags"] for r in alone]
-    scores = seqtasks.evaluate(runs["crf"], data=runs["ner"])
-    # Measured: span F1 1.0 for each member and for the ensemble on this easy data.
-    assert scores["f1"] >= 0.8, scores["f1"]
 
 
 def test_members_must_share_task_and_labels(runs, tmp_path):
