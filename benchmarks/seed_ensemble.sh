@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Trains one recipe with several seeds and scores the members' ensemble.
+#
+# Usage: bash benchmarks/seed_ensemble.sh RECIPE SEED [SEED ...] [-- --set key=value ...]
+# Each seed trains into runs/<recipe>_seed<SEED> (skipped when it exists); then
+# `seqtasks evaluate` scores every member and the ensemble (averaged scores) on
+# the validation and test splits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+recipe=$1; shift
+seeds=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do seeds+=("$1"); shift; done
+[ $# -gt 0 ] && shift  # the "--"
+name=$(basename "$recipe" .yaml)
+runs=()
+for seed in "${seeds[@]}"; do
+  out="runs/${name}_seed${seed}"
+  runs+=("$out")
+  [ -d "$out" ] && { echo "skip seed $seed ($out exists)"; continue; }
+  seqtasks train "$recipe" --output "$out" --set seed="$seed" --set train.verbose=2 "$@" 2>&1 | tee "$out.log"
+done
+for split in validation test; do
+  for run in "${runs[@]}" ENSEMBLE; do
+    if [ "$run" = ENSEMBLE ]; then members=("${runs[@]}"); else members=("$run"); fi
+    seqtasks evaluate "${members[@]}" --split "$split" 2>/dev/null | python -c "
+import json, sys
+scores = json.load(sys.stdin)['$split']
+main = {k: round(100 * v, 2) for k, v in scores.items() if k in ('accuracy', 'f1', 'macro_f1')}
+print('$split', '$run', main)"
+  done
+done
