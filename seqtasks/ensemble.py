@@ -86,17 +86,11 @@ class Ensemble:
         Returns:
             The task's metrics dict, as `LoadedModel.evaluate`.
         """
-        from seqtasks.errors import DataError
-        from seqtasks.pipeline import prepare_data
-
-        dataset, _, _ = prepare_data(self.recipe, data)
-        if split not in dataset:
-            raise DataError(f"split '{split}' not in the data (has: {', '.join(dataset)})")
-        scores, gold, labels = [], None, None
-        for member in self.members:
-            encoded, names = member.encode_split(dataset[split], split)
-            gold, labels = (encoded["labels"], names) if gold is None else (gold, labels)
-            scores.append(evaluation.predict_scores(member.model, Batches(encoded, 64)))
+        split_data = self.members[0].split_data(split, data)
+        encoded = [member.encode_split(split_data, split) for member in self.members]
+        scores = [evaluation.predict_scores(member.model, Batches(e, 64))
+                  for member, (e, _) in zip(self.members, encoded)]
+        gold, labels = encoded[0][0]["labels"], encoded[0][1]
         return evaluation.score(self.task, self._decode(scores), gold, labels, self.scheme)
 
     def _decode(self, scores):

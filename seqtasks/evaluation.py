@@ -15,13 +15,7 @@ def predict_batches(model, batches):
         Classification: a (num_examples, num_labels) array of probabilities.
         Both in the original example order.
     """
-    results = [None] * len(batches.lengths)
-    for idx, inputs in batches:
-        output = np.asarray(model.predict_on_batch(inputs))
-        for row, i in enumerate(idx):
-            results[i] = output[row, : batches.lengths[i]] if output.ndim == 2 and batches.tagging \
-                else output[row]
-    return results if batches.tagging else np.stack(results)
+    return _per_example(model.predict_on_batch, batches)
 
 
 def predict_scores(model, batches):
@@ -33,9 +27,14 @@ def predict_scores(model, batches):
         softmax head, emission scores for a CRF head (whose transitions stay
         in the CRF layer).
     """
+    return _per_example(lambda inputs: model(inputs, training=False), batches)
+
+
+def _per_example(run, batches):
+    """`run` over each batch, split back into unpadded examples in their original order."""
     results = [None] * len(batches.lengths)
     for idx, inputs in batches:
-        output = np.asarray(model(inputs, training=False))
+        output = np.asarray(run(inputs))
         for row, i in enumerate(idx):
             results[i] = output[row, : batches.lengths[i]] if batches.tagging else output[row]
     return results if batches.tagging else np.stack(results)

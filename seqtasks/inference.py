@@ -165,14 +165,18 @@ class LoadedModel:
     # -- evaluation ---------------------------------------------------------------
     def evaluate(self, split="test", data=None):
         """Scores the model on a split of its recipe's data (or of `data`)."""
+        encoded, labels = self.encode_split(self.split_data(split, data), split)
+        predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
+        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+
+    def split_data(self, split, data=None):
+        """One split of the recipe's data (or of `data`), its label scheme applied."""
         from seqtasks.pipeline import prepare_data
 
         dataset, _, _ = prepare_data(self.recipe, data)
         if split not in dataset:
             raise DataError(f"split '{split}' not in the data (has: {', '.join(dataset)})")
-        encoded, labels = self.encode_split(dataset[split], split)
-        predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
-        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+        return dataset[split]
 
     def encode_split(self, split_data, split):
         """A split encoded by this model's preprocessor, its labels mapped to the

@@ -166,16 +166,14 @@ def load(directory):
     Returns:
         A `seqtasks.inference.LoadedModel`, or an `Ensemble` for a list.
     """
-    if isinstance(directory, (list, tuple)):
-        directories = [rd.check_run_dir(d) for d in directory]
-        from seqtasks.ensemble import Ensemble
-        from seqtasks.inference import LoadedModel
-
-        return Ensemble([LoadedModel(d) for d in directories])
-    directory = rd.check_run_dir(directory)  # before the slow TensorFlow import
+    several = isinstance(directory, (list, tuple))
+    # Checked before the slow TensorFlow import.
+    directories = [rd.check_run_dir(d) for d in (directory if several else [directory])]
+    from seqtasks.ensemble import Ensemble
     from seqtasks.inference import LoadedModel
 
-    return LoadedModel(directory)
+    models = [LoadedModel(d) for d in directories]
+    return Ensemble(models) if several else models[0]
 
 
 def evaluate(directory, split="test", data=None, data_root=None):
