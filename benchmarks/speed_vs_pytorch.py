@@ -37,7 +37,7 @@ def data(args):
         f"data.limit.train={args.sentences}", "model.char_features.kind=none",
         f"model.encoder.units={args.units}", f"model.encoder.layers={args.layers}",
         f"model.embedding.dim={args.embedding}", "model.head.hidden=0",
-        "model.embedding.word_dropout=0.0"])
+        "model.embedding.word_dropout=0.0", "model.head.kind=softmax"])
     dataset, _, _ = pipeline.prepare_data(recipe)
     pre = pipeline.make_preprocessor(recipe).fit(dataset["train"])
     encoded = pre.encode_split(dataset["train"], "train")
