@@ -394,3 +394,21 @@ def test_ema_weights_are_scored_kept_and_saved(tmp_path):
                            output=tmp_path / "plain")
     raw = keras.saving.load_model(plain.directory / "model.keras").get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(loaded.get_weights(), raw))
+
+
+def test_crf_head_without_span_scheme(tmp_path):
+    # The POS recipe's head: a CRF over tags that are not spans, so no
+    # transition is forbidden and the tags are decoded by Viterbi as they are.
+    recipe = tiny_recipe(epochs=4)
+    recipe["model"]["head"] = {"kind": "crf"}
+    run = seqtasks.train(recipe, data=synthetic_dataset(), output=tmp_path / "run")
+    assert run.recipe.data.scheme is None
+    assert run.metrics["test"]["accuracy"] >= 0.9
+    model = run.load()
+    crf = next(layer for layer in model.model.layers if layer.__class__.__name__ == "CRF")
+    assert (crf.allowed_start, crf.allowed_transitions, crf.allowed_end) == (None, None, None)
+    assert model.predict("the big dog likes a car .")[0]["tags"] == ["DET", "ADJ", "NOUN", "VERB",
+                                                                       "DET", "NOUN", "PUNCT"]
+    inputs = ["the zebra sees a cat .", ["old", "unknownword"]]
+    assert seqtasks.load(run.directory).predict(inputs) == model.predict(inputs)
+    assert model.evaluate("test", data=synthetic_dataset())["accuracy"] == run.metrics["test"]["accuracy"]
