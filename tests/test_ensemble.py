@@ -85,8 +85,8 @@ def runs(tmp_path_factory):
     sentiment.save_to_disk(str(folder / "sentiment"))
     on_disk = {"disk": str(folder / "sentiment")}
     return {
-        "crf": [seqtasks.train(recipe("tagging", seed, "crf", {"scheme": "IOB2"}), data=ner,
-                               output=folder / f"crf{seed}").directory for seed in (1,)],
+        "crf": seqtasks.train(recipe("tagging", 1, "crf", {"scheme": "IOB2"}), data=ner,
+                              output=folder / "crf1").directory,
         "classifier": [seqtasks.train(recipe("classification", seed, "classifier", on_disk),
                                       output=folder / f"cls{seed}").directory for seed in (1, 2)],
         "ner": ner, "sentiment": sentiment,
@@ -108,7 +108,7 @@ def test_classifier_ensemble_averages_probabilities(runs):
 
 def test_ensemble_of_one_run_twice_equals_the_run(runs):
     """Averaging identical members changes nothing: same tags, entities and scores."""
-    one = runs["crf"][0]
+    one = runs["crf"]
     sentences = [list(t) for t in runs["ner"]["test"]["tokens"]]
     assert seqtasks.load([one, one]).predict(sentences) == seqtasks.load(one).predict(sentences)
     scores = seqtasks.evaluate([one, one], data=runs["ner"])
@@ -120,7 +120,7 @@ def test_ensemble_of_one_run_twice_equals_the_run(runs):
 def test_crf_ensemble_decodes_the_best_path_of_the_averaged_crf(runs):
     """Brute force over every tag path of short sentences: the ensemble's tags are
     the argmax of the members' mean emission, start, transition and end scores."""
-    members = [seqtasks.load(runs["crf"][0]) for _ in range(2)]
+    members = [seqtasks.load(runs["crf"]) for _ in range(2)]
     # The run tags this easy data perfectly; large random CRF scores in the
     # second copy make the averaged CRF decide differently from the run alone.
     rng = np.random.default_rng(0)
@@ -148,12 +148,12 @@ def test_crf_ensemble_decodes_the_best_path_of_the_averaged_crf(runs):
 def test_members_must_share_task_and_labels(runs, tmp_path):
     with pytest.raises(SeqtasksError, match=r"^.*cls1: cannot join an ensemble with .*crf1 "
                                             r"\(its task classification differ from tagging\)$"):
-        seqtasks.load([runs["crf"][0], runs["classifier"][0]])
+        seqtasks.load([runs["crf"], runs["classifier"][0]])
     with pytest.raises(SeqtasksError, match=r"^an ensemble needs at least two run directories, "
                                             r"received 1$"):
-        seqtasks.load([runs["crf"][0]])
+        seqtasks.load([runs["crf"]])
     with pytest.raises(SeqtasksError, match="not a run directory"):
-        seqtasks.load([runs["crf"][0], tmp_path / "missing"])
+        seqtasks.load([runs["crf"], tmp_path / "missing"])
 
 
 def test_cli_evaluate_and_predict_an_ensemble(runs, capsys):
@@ -170,5 +170,5 @@ def test_cli_evaluate_and_predict_an_ensemble(runs, capsys):
     assert result["label"] == expected["label"] == "positive"
     assert result["probabilities"]["positive"] == pytest.approx(
         expected["probabilities"]["positive"], abs=1e-6)
-    assert cli.main(["predict", str(first), "a film", "--ensemble", str(runs["crf"][0])]) == 2
+    assert cli.main(["predict", str(first), "a film", "--ensemble", str(runs["crf"])]) == 2
     assert "cannot join an ensemble" in capsys.readouterr().err

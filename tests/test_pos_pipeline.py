@@ -405,7 +405,7 @@ def test_crf_head_without_span_scheme(tmp_path):
     assert run.recipe.data.scheme is None
     assert run.metrics["test"]["accuracy"] >= 0.9
     model = run.load()
-    crf = next(layer for layer in model.model.layers if layer.__class__.__name__ == "CRF")
+    crf = model.model.get_layer("crf")
     assert (crf.allowed_start, crf.allowed_transitions, crf.allowed_end) == (None, None, None)
     assert model.predict("the big dog likes a car .")[0]["tags"] == ["DET", "ADJ", "NOUN", "VERB",
                                                                        "DET", "NOUN", "PUNCT"]
