@@ -58,7 +58,10 @@ class LoadedModel:
         """
         from seqtasks.data.readers import TAG_COLUMNS, feature_column_indices
 
-        names = self.preprocessor.token_features
+        from seqtasks.data.document_features import derived
+
+        computed = derived(self.preprocessor.token_features)
+        names = [name for name in self.preprocessor.token_features if name not in computed]
         if not names:
             return {}
         reader = dict(self.recipe.data.reader or {})
@@ -79,6 +82,8 @@ class LoadedModel:
                 list of token lists (kept as they are), or a list of dicts with
                 `tokens` and the model's token features (e.g. `{"tokens": [...],
                 "pos": [...]}`), which a model trained with `data.features` needs.
+                Document features (`doc_casing`) are computed, taking all the
+                inputs as one document, or grouping dicts by a `document` key.
             batch_size: examples per batch.
 
         Returns:
@@ -94,12 +99,29 @@ class LoadedModel:
 
     def read_inputs(self, inputs):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
-        per input, and the token features given with each (`{}` when none)."""
+        per input, and the token features given with each (`{}` when none).
+
+        A tagger's document features (`doc_casing`) are computed here over one
+        document: all the inputs, or those sharing a dict input's `document` key.
+        """
         if isinstance(inputs, str):
             inputs = [inputs]
-        features = [x if isinstance(x, dict) else {} for x in inputs]
+        features = [dict(x) if isinstance(x, dict) else {} for x in inputs]
         items = [self._split(x["tokens"] if isinstance(x, dict) else x) for x in inputs]
+        if self.task == "tagging":
+            self._add_document_features(items, features)
         return items, features
+
+    @staticmethod
+    def _add_document_features(items, features):
+        from seqtasks.data import document_features as docs
+
+        tokens = [[t for t, _, _ in toks] for _, toks in items]
+        ids = [f.get("document", 0) for f in features]
+        computed = docs.compute(list(docs.DOCUMENT_FEATURES), tokens, ids)
+        for row, f in enumerate(features):
+            for name, rows in computed.items():
+                f.setdefault(name, rows[row])
 
     def input_batches(self, items, features, batch_size=64):
         """`Batches` of `read_inputs`' items, encoded by this model's preprocessor."""

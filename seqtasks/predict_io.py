@@ -15,15 +15,17 @@ def read_inputs(texts, path=None, input_format=None, feature_columns=None):
         texts: raw strings from the command line.
         path: optional file: one raw text per line, or CoNLL (tokens in the
             first column, a blank line between sentences, `#` comments and
-            `-DOCSTART-` skipped) whose tokens are kept as they are. A `.conllu`
+            `-DOCSTART-` skipped, the latter two starting a new document) whose
+            tokens are kept as they are. A `.conllu`
             file gives its FORM column (multiword ranges and empty nodes skipped).
         input_format: "text", "conll", or None to decide by the file suffix.
         feature_columns: for models with token features, `{name: column}`
             read from each CoNLL line beside the token.
 
     Returns:
-        A list of raw strings, token lists, or (with `feature_columns`) dicts
-        `{"tokens": [...], name: [...]}`.
+        A list of raw strings, token lists, or (with `feature_columns`, or
+        several documents in a CoNLL file) dicts `{"tokens": [...], name: [...]}`
+        with the document's index as `"document"` when there are several.
     """
     inputs = list(texts)
     if path:
@@ -49,14 +51,23 @@ def _conll_sentences(lines, path, feature_columns):
     conllu = path.suffix.lower() == ".conllu"
     token_column = 1 if conllu else 0
     needed = max([token_column, *feature_columns.values()])
-    sentences, current = [], []
+    sentences, documents, current, document = [], [], [], 0
     for number, line in enumerate(lines + [""], start=1):
         if not line.strip():
             if current:
                 sentences.append(current)
+                documents.append(document)
             current = []
             continue
-        if line.startswith("#") or line.startswith("-DOCSTART-"):
+        if line.startswith("-DOCSTART-") or line.startswith("# newdoc"):
+            # Document features (doc_casing) are computed per document.
+            document += 1 if sentences or current else 0
+            if current:
+                sentences.append(current)
+                documents.append(document - 1)
+                current = []
+            continue
+        if line.startswith("#"):
             continue
         fields = line.split("\t") if "\t" in line else line.split()
         if conllu and ("-" in fields[0] or "." in fields[0]):
@@ -65,11 +76,12 @@ def _conll_sentences(lines, path, feature_columns):
             raise DataError(f"{path}:{number}: expected at least {needed + 1} columns "
                             f"(token and features {sorted(feature_columns)}), found {len(fields)}")
         current.append(fields)
-    if not feature_columns:
+    several = len(set(documents)) > 1
+    if not feature_columns and not several:
         return [[f[token_column] for f in rows] for rows in sentences]
-    return [{"tokens": [f[token_column] for f in rows],
+    return [{"tokens": [f[token_column] for f in rows], **({"document": doc} if several else {}),
              **{name: [f[col] for f in rows] for name, col in feature_columns.items()}}
-            for rows in sentences]
+            for rows, doc in zip(sentences, documents)]
 
 
 def format_results(results, fmt, task):

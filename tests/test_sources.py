@@ -96,7 +96,7 @@ def test_conll_files_with_reader_override(tmp_path):
     data = load_data(Data(files=files, reader={"tag_column": 2}, limit={"train": 1}), "tagging")
     assert len(data["train"]) == 1 and len(data["validation"]) == 2
     assert data["train"].features["tags"].feature.names == ["B-NP", "B-VP"]
-    assert data["train"].column_names == ["tokens", "tags", "source_line"]
+    assert data["train"].column_names == ["tokens", "tags", "source_line", "document"]
 
 
 def test_load_from_disk_round_trip(tmp_path):

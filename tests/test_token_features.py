@@ -38,7 +38,7 @@ def test_conll_reader_reads_feature_columns(tmp_path):
     path = _write(tmp_path, "train.txt", CONLL)
     data = read_conll_columns({"train": path}, tag_column=2, feature_columns={"pos": 1, "ner": 3})
     train = data["train"]
-    assert train.column_names == ["tokens", "tags", "source_line", "pos", "ner"]
+    assert train.column_names == ["tokens", "tags", "source_line", "document", "pos", "ner"]
     assert train["pos"] == [["NNP", "VBZ", "JJ"], ["NNP", "VBD"]]
     assert train["ner"][1] == ["B-PER", "O"]
     assert train.features["tags"].feature.names == ["B-NP", "B-VP"]
@@ -67,7 +67,7 @@ def test_sources_keep_requested_features_and_name_missing_ones(tmp_path):
     reader = {"tag_column": 2, "feature_columns": {"pos": 1, "ner": 3}}
     recipe = Recipe.from_dict({"data": {"files": files, "reader": reader, "features": ["pos"]}})
     data = load_data(recipe.data, "tagging")
-    assert data["train"].column_names == ["tokens", "tags", "source_line", "pos"]
+    assert data["train"].column_names == ["tokens", "tags", "source_line", "document", "pos"]
     recipe.data.features = ["lemma"]
     with pytest.raises(RecipeError, match=r"data.features names columns \['lemma'\] that are not in the data"):
         load_data(recipe.data, "tagging")

@@ -4,8 +4,9 @@ Every reader returns splits named `train` / `validation` / `test` (those it
 was given) with the columns of the dataset conventions:
 
 - tagging: `tokens`, `tags` (Sequence(ClassLabel)), `source_line` (1-based line
-  of the sentence's first token, so later checks can say `file:line`), plus one
-  `Sequence(string)` column per requested token feature (e.g. `pos`);
+  of the sentence's first token, so later checks can say `file:line`),
+  `document` (index of the sentence's document in its file, for document-level
+  features), plus one `Sequence(string)` column per requested token feature (e.g. `pos`);
 - classification: `text`, `label` (ClassLabel);
 - translation: `source`, `target`;
 - language model / generation: `text`.
@@ -27,31 +28,35 @@ from seqtasks.data.text_files import SPLITS, _require_nonempty, _split_sizes, re
 from seqtasks.data.text_readers import read_lines, read_parallel_text, read_plain_text  # noqa: F401
 
 TAG_COLUMNS = {"lemma": 2, "upos": 3, "xpos": 4}
-RESERVED_COLUMNS = ("tokens", "tags", "source_line")
+RESERVED_COLUMNS = ("tokens", "tags", "source_line", "document")
 
 
 def _tagging_dict(sentences_by_split, feature_names=()):
     """Builds the tagging DatasetDict; tag names are the sorted union over all splits.
 
-    Each sentence is `(tokens, tags, source_line, features)` with `features` a
-    list of per-token value lists, one per name in `feature_names`.
+    Each split is `(sentences, documents)`: each sentence `(tokens, tags,
+    source_line, features)` with `features` a list of per-token value lists,
+    one per name in `feature_names`, and `documents` the index of each
+    sentence's document in its file (the `document` column).
     """
-    names = sorted({tag for sentences in sentences_by_split.values() for _, tags, _, _ in sentences for tag in tags})
+    names = sorted({tag for sentences, _ in sentences_by_split.values() for _, tags, _, _ in sentences for tag in tags})
     features = datasets.Features(
         {
             "tokens": datasets.Sequence(datasets.Value("string")),
             "tags": datasets.Sequence(datasets.ClassLabel(names=names)),
             "source_line": datasets.Value("int64"),
+            "document": datasets.Value("int64"),
             **{name: datasets.Sequence(datasets.Value("string")) for name in feature_names},
         }
     )
     index = {name: i for i, name in enumerate(names)}
     result = {}
-    for split, sentences in sentences_by_split.items():
+    for split, (sentences, documents) in sentences_by_split.items():
         columns = {
             "tokens": [tokens for tokens, _, _, _ in sentences],
             "tags": [[index[tag] for tag in tags] for _, tags, _, _ in sentences],
             "source_line": [line for _, _, line, _ in sentences],
+            "document": documents,
         }
         for k, name in enumerate(feature_names):
             columns[name] = [values[k] for _, _, _, values in sentences]
@@ -81,15 +86,18 @@ def _parse_conllu(path, tag_column, feature_columns=()):
     column = TAG_COLUMNS.get(tag_column, tag_column)
     if not isinstance(column, int):
         raise DataError(f"read_conllu: tag_column must be one of {sorted(TAG_COLUMNS)} or an int, received {tag_column!r}")
-    sentences = []
+    sentences, documents, document = [], [], 0
     tokens, tags, start, values = _new_sentence(len(feature_columns))
     for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             if tokens:
                 sentences.append((tokens, tags, start, values))
+                documents.append(document)
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if line.startswith("#"):
+            if line.startswith("# newdoc") and sentences:
+                document += 1
             continue
         fields = line.split("\t")
         if len(fields) != 10:
@@ -105,8 +113,9 @@ def _parse_conllu(path, tag_column, feature_columns=()):
             values[k].append(fields[col])
     if tokens:
         sentences.append((tokens, tags, start, values))
+        documents.append(document)
     _require_nonempty(path, sentences)
-    return sentences
+    return sentences, documents
 
 
 def read_conllu(files, tag_column="upos", feature_columns=None):
@@ -123,7 +132,8 @@ def read_conllu(files, tag_column="upos", feature_columns=None):
             a string-sequence column `name`.
 
     Returns:
-        `DatasetDict` with `tokens`, `tags`, `source_line` and the feature columns.
+        `DatasetDict` with `tokens`, `tags`, `source_line`, `document` (index of
+        the sentence's document: `# newdoc` comments start one) and the feature columns.
 
     Example:
     >>> read_conllu({"train": "en_ewt-ud-train.conllu"})["train"].features["tags"]
@@ -134,7 +144,7 @@ def read_conllu(files, tag_column="upos", feature_columns=None):
 
 
 def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
-    sentences = []
+    sentences, documents, document = [], [], 0
     tokens, tags, start, values = _new_sentence(len(feature_columns))
     width, width_line = None, None
     for number, line in enumerate(read_text_lines(path), start=1):
@@ -142,6 +152,7 @@ def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
         if not fields:
             if tokens:
                 sentences.append((tokens, tags, start, values))
+                documents.append(document)
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if width is None:
@@ -159,6 +170,9 @@ def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
             # A document boundary, not a sentence; it may also end an unterminated sentence.
             if tokens:
                 sentences.append((tokens, tags, start, values))
+                documents.append(document)
+            if sentences:
+                document += 1
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if start is None:
@@ -169,8 +183,9 @@ def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
             values[k].append(fields[col])
     if tokens:
         sentences.append((tokens, tags, start, values))
+        documents.append(document)
     _require_nonempty(path, sentences)
-    return sentences
+    return sentences, documents
 
 
 def read_conll_columns(files, token_column=0, tag_column=-1, feature_columns=None):
@@ -189,7 +204,8 @@ def read_conll_columns(files, token_column=0, tag_column=-1, feature_columns=Non
             column `name`; a recipe uses them through `data.features`.
 
     Returns:
-        `DatasetDict` with `tokens`, `tags`, `source_line` and the feature columns.
+        `DatasetDict` with `tokens`, `tags`, `source_line`, `document` (index of
+        the sentence's document: `-DOCSTART-` lines start one) and the feature columns.
 
     Example:
     >>> read_conll_columns({"train": "train.txt"}, tag_column=2, feature_columns={"pos": 1})

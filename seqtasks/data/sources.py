@@ -8,7 +8,7 @@ import warnings
 
 import datasets
 
-from seqtasks.data import readers
+from seqtasks.data import document_features, readers
 from seqtasks.errors import DataError, RecipeError
 
 REQUIRED_COLUMNS = {
@@ -20,7 +20,7 @@ REQUIRED_COLUMNS = {
 }
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
 FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
-KEEP_EXTRA = ("source_line",)
+KEEP_EXTRA = ("source_line", "document")
 
 
 def _task_kind(task):
@@ -152,7 +152,8 @@ def load_data(data, task, user_data=None):
     train: path, ...}`), `data.disk` (`load_from_disk`) or `data.hub`
     (`{id, name, revision}`). Then split names `dev`/`valid` become `validation`,
     columns are renamed by `data.columns` (canonical name -> source column)
-    and only the task's columns and the token-feature columns in `data.features` kept,
+    and only the task's columns and the token-feature columns in `data.features` kept
+    (document features such as `doc_casing` are computed, per `document`),
     string labels become `ClassLabel`s (integer labels need `data.labels`), a
     missing validation split is carved from train (10%, `data.split_seed`), and
     `data.limit` keeps the first N examples of each split it names.
@@ -172,8 +173,10 @@ def load_data(data, task, user_data=None):
     """
     kind = _task_kind(task)
     dataset = _rename_splits(_read_source(data, user_data))
+    features = getattr(data, "features", None) or ()
+    computed = document_features.derived(features)
     dataset = _rename_columns(dataset, getattr(data, "columns", None), REQUIRED_COLUMNS[kind],
-                              keep=getattr(data, "features", None) or ())
+                              keep=[name for name in features if name not in computed])
     labels = getattr(data, "labels", None)
     for column in ("tags", "label"):
         if column in REQUIRED_COLUMNS[kind]:
@@ -187,4 +190,4 @@ def load_data(data, task, user_data=None):
         if split not in dataset:
             raise RecipeError(f"data.limit names split {split!r}; the data has {list(dataset)}")
         dataset[split] = dataset[split].select(range(min(int(limit), len(dataset[split]))))
-    return dataset
+    return document_features.add_document_features(dataset, computed)
