@@ -72,6 +72,8 @@ class EmbeddingRecipe:
     dim: int = 100
     dropout: float = 0.0
     word_dropout: float = 0.0  # replace tokens by <unk> with this probability in training
+    # ... and words seen once in training with this one instead (Lample et al. 2016: 0.5)
+    singleton_dropout: float = 0.0
     pretrained: Optional[str] = None  # GloVe / word2vec text file
     lowercase_match: bool = True
     trainable: bool = True
@@ -329,5 +331,9 @@ def _check_components(recipe, source):
                           f"found {recipe.model.embedding.feature_dim}")
     if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
         raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
+    for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
+                      ("model.embedding.singleton_dropout", recipe.model.embedding.singleton_dropout)]:
+        if not 0.0 <= rate < 1.0:
+            raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
     if not 0.0 <= recipe.model.encoder.dropout < 1.0:
         raise RecipeError(f"{source}: 'model.encoder.dropout' must be in [0, 1), found {recipe.model.encoder.dropout}")

@@ -64,12 +64,15 @@ class Preprocessor:
         use_chars: whether `char_ids` are produced.
         token_features: names of per-token input columns (tagging), each
             encoded into one slice of `feature_ids`.
+        singletons_from: set by `fit`: the first token id of the words seen
+            once in training (the vocabulary is sorted by falling frequency).
     """
 
     def __init__(self, task="tagging", units="word", lowercase=False, normalize_digits=False,
                  min_frequency=1,
                  max_vocabulary=None, max_length=None, max_word_length=20, use_chars=False,
-                 token_features=(), tokens=None, chars=None, labels=None, feature_values=None):
+                 token_features=(), tokens=None, chars=None, labels=None, feature_values=None,
+                 singletons_from=None):
         self.task = task
         self.units = units
         self.lowercase = lowercase
@@ -84,6 +87,8 @@ class Preprocessor:
         self.labels = list(labels or [])
         self.token_features = list(token_features or [])
         self.feature_values = {name: list(values) for name, values in (feature_values or {}).items()}
+        # The vocabulary is sorted by falling frequency: ids from here on were seen once.
+        self.singletons_from = singletons_from
         self._index()
 
     def _index(self):
@@ -113,6 +118,8 @@ class Preprocessor:
         if self.max_vocabulary:
             kept = kept[: self.max_vocabulary - 2]
         self.tokens = [PAD, UNK] + sorted(kept, key=lambda t: (-token_counts[t], t))
+        self.singletons_from = next((i for i, t in enumerate(self.tokens) if i > 1 and token_counts[t] == 1),
+                                    len(self.tokens))
         self.chars = [PAD, UNK] + sorted(char_counts, key=lambda c: (-char_counts[c], c))
         feature = train.features["tags" if self.task == "tagging" else "label"]
         feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) -> ClassLabel
@@ -224,7 +231,7 @@ class Preprocessor:
             "max_length": self.max_length, "max_word_length": self.max_word_length,
             "use_chars": self.use_chars, "token_features": self.token_features,
             "tokens": self.tokens, "chars": self.chars, "labels": self.labels,
-            "feature_values": self.feature_values,
+            "feature_values": self.feature_values, "singletons_from": self.singletons_from,
         }
 
     def to_json(self):

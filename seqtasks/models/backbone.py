@@ -22,6 +22,9 @@ class Backbone(keras.Model):
         embedding_dropout: dropout on the concatenated word features.
         embedding_trainable: fine-tune the token embedding.
         word_dropout: probability of replacing a token by the unknown id in training.
+        singleton_dropout: the same for words seen once in training (ids from
+            `singletons_from` on), replacing `word_dropout` for them.
+        singletons_from: the first id of the words seen once in training.
         char_vocabulary_size: number of character ids.
         char_features: "none", "cnn" or "bilstm".
         char_embedding_dim / char_dim / char_kernel_size: char feature sizes.
@@ -41,15 +44,16 @@ class Backbone(keras.Model):
     def __init__(self, vocabulary_size, embedding_dim=100, embedding_dropout=0.0,
                  embedding_trainable=True, word_dropout=0.0, char_vocabulary_size=0, char_features="none",
                  char_embedding_dim=30, char_dim=50, char_kernel_size=3, feature_vocabulary_sizes=(),
-                 feature_dim=25, encoder=None, **kwargs):
+                 feature_dim=25, encoder=None, singleton_dropout=0.0, singletons_from=None, **kwargs):
         feature_vocabulary_sizes = [int(n) for n in feature_vocabulary_sizes or ()]
         encoder = dict(encoder or {})
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input((None,), dtype="bool", name="padding_mask")
         inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
         ids = token_ids
-        if word_dropout:
-            ids = TokenDropout(word_dropout, name="word_dropout")(token_ids)
+        if word_dropout or singleton_dropout:
+            ids = TokenDropout(word_dropout, rare_rate=singleton_dropout, rare_from=singletons_from,
+                               name="word_dropout")(token_ids)
         x = keras.layers.Embedding(vocabulary_size, embedding_dim,
                                    trainable=embedding_trainable, name="token_embedding")(ids)
         if char_features != "none":
@@ -66,6 +70,8 @@ class Backbone(keras.Model):
         self.embedding_dropout = embedding_dropout
         self.embedding_trainable = embedding_trainable
         self.word_dropout = word_dropout
+        self.singleton_dropout = singleton_dropout
+        self.singletons_from = singletons_from
         self.char_vocabulary_size = char_vocabulary_size
         self.char_features = char_features
         self.char_embedding_dim = char_embedding_dim
@@ -95,6 +101,8 @@ class Backbone(keras.Model):
             "embedding_dropout": self.embedding_dropout,
             "embedding_trainable": self.embedding_trainable,
             "word_dropout": self.word_dropout,
+            "singleton_dropout": self.singleton_dropout,
+            "singletons_from": self.singletons_from,
             "char_vocabulary_size": self.char_vocabulary_size,
             "char_features": self.char_features,
             "char_embedding_dim": self.char_embedding_dim,

@@ -46,6 +46,8 @@ def build_backbone(m, preprocessor):
         embedding_dropout=m.embedding.dropout,
         embedding_trainable=m.embedding.trainable,
         word_dropout=m.embedding.word_dropout,
+        singleton_dropout=m.embedding.singleton_dropout,
+        singletons_from=preprocessor.singletons_from if m.embedding.singleton_dropout else None,
         char_vocabulary_size=len(preprocessor.chars),
         char_features=m.char_features.kind,
         char_embedding_dim=m.char_features.embedding_dim,
