@@ -24,6 +24,8 @@ class DevMetric(keras.callbacks.Callback):
         labels: label names.
         task: "tagging" or "classification".
         scheme: span scheme or None.
+        postprocess: optional decoding step on the predicted label ids
+            (`seqtasks.decoding.split_postprocess`).
 
     Example:
 
@@ -33,8 +35,9 @@ class DevMetric(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, batches, gold, labels, task, scheme=None):
+    def __init__(self, batches, gold, labels, task, scheme=None, postprocess=None):
         super().__init__()
+        self.postprocess = postprocess
         self.batches = batches
         self.gold = gold
         self.labels = labels
@@ -46,6 +49,8 @@ class DevMetric(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         start = time.perf_counter()
         predictions = evaluation.predict_batches(self.model, self.batches)
+        if self.postprocess:
+            predictions = self.postprocess(predictions)
         scores = evaluation.score(self.task, predictions, self.gold, self.labels, self.scheme)
         if logs is not None:
             logs[self.name] = scores[self.name[len("val_"):]]

@@ -78,7 +78,7 @@ class Ensemble:
         items, features = first.read_inputs(inputs)
         scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size))
                   for m in self.members]
-        return first.results(items, self._decode(scores))
+        return first.results(items, first.postprocess_inputs(items, features, self._decode(scores)))
 
     def evaluate(self, split="test", data=None):
         """Scores the ensemble on a split of the first member's recipe data (or of `data`).
@@ -91,7 +91,8 @@ class Ensemble:
         scores = [evaluation.predict_scores(member.model, Batches(e, 64))
                   for member, (e, _) in zip(self.members, encoded)]
         gold, labels = encoded[0][0]["labels"], encoded[0][1]
-        return evaluation.score(self.task, self._decode(scores), gold, labels, self.scheme)
+        predictions = self.members[0].postprocess_split(split_data, self._decode(scores))
+        return evaluation.score(self.task, predictions, gold, labels, self.scheme)
 
     def _decode(self, scores):
         """Member scores -> label ids (tagging) or mean probabilities (classification)."""

@@ -95,7 +95,17 @@ class LoadedModel:
         items, features = self.read_inputs(inputs)
         predictions = evaluation.predict_batches(self.model,
                                                  self.input_batches(items, features, batch_size))
-        return self.results(items, predictions)
+        return self.results(items, self.postprocess_inputs(items, features, predictions))
+
+    def postprocess_inputs(self, items, features, predictions):
+        """The recipe's decoding step (`model.head.consistency`) on the predicted
+        label ids of `read_inputs`' items, grouped into documents as there."""
+        if self.task != "tagging" or not self.scheme or self.recipe.model.head.consistency == "none":
+            return predictions
+        from seqtasks.decoding import consistent_ids
+
+        return consistent_ids(predictions, self.labels, [[t for t, _, _ in toks] for _, toks in items],
+                              [f.get("document", 0) for f in features])
 
     def read_inputs(self, inputs):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
@@ -187,9 +197,20 @@ class LoadedModel:
     # -- evaluation ---------------------------------------------------------------
     def evaluate(self, split="test", data=None):
         """Scores the model on a split of its recipe's data (or of `data`)."""
-        encoded, labels = self.encode_split(self.split_data(split, data), split)
+        split_data = self.split_data(split, data)
+        encoded, labels = self.encode_split(split_data, split)
         predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
-        return evaluation.score(self.task, predictions, encoded["labels"], labels, self.scheme)
+        return evaluation.score(self.task, self.postprocess_split(split_data, predictions),
+                                encoded["labels"], labels, self.scheme)
+
+    def postprocess_split(self, split_data, predictions):
+        """The recipe's decoding step on the predicted label ids of a split."""
+        from seqtasks.decoding import split_postprocess
+
+        if self.task != "tagging":
+            return predictions
+        post = split_postprocess(self.recipe.model.head.consistency, self.labels, self.scheme, split_data)
+        return post(predictions) if post else predictions
 
     def split_data(self, split, data=None):
         """One split of the recipe's data (or of `data`), its label scheme applied."""

@@ -105,6 +105,9 @@ class HeadRecipe:
     dropout: float = 0.0
     pooling: str = "last"  # classification: last | mean | max | attention
     constrain: bool = True  # CRF: forbid transitions illegal in the scheme
+    # span labels: none | document (each entity takes the majority type of the
+    # same words in its document; seqtasks/decoding.py)
+    consistency: str = "none"
 
 
 @dataclass
@@ -310,6 +313,7 @@ def _check_components(recipe, source):
         ("model.char_features.kind", recipe.model.char_features.kind, registry.CHAR_FEATURES),
         ("model.head.kind", recipe.model.head.kind, registry.HEADS.get(recipe.task, {})),
         ("model.head.pooling", recipe.model.head.pooling, registry.POOLING),
+        ("model.head.consistency", recipe.model.head.consistency, ("none", "document")),
         ("train.optimizer", recipe.train.optimizer, registry.OPTIMIZERS),
         ("train.lr_schedule", recipe.train.lr_schedule, registry.LR_SCHEDULES),
         ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),

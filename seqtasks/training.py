@@ -9,6 +9,7 @@ import numpy as np
 
 from seqtasks import evaluation
 from seqtasks.data.batching import Batches
+from seqtasks.decoding import split_postprocess
 from seqtasks.run_dir import write_json
 
 LOG = logging.getLogger("seqtasks")
@@ -58,7 +59,7 @@ def class_weights(labels, num_labels):
     return per_class[labels].astype(np.float32)
 
 
-def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
+def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory, dev_postprocess=None):
     """The training callbacks, in order; returns `(callbacks, dev_metric, run_history)`.
 
     `DevMetric` comes before `RunHistory`, early stopping and checkpoints, so
@@ -72,7 +73,7 @@ def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory):
 
     from seqtasks.callbacks import DevMetric, ResumeState, RunHistory
 
-    dev_metric = DevMetric(dev, dev_gold, labels, recipe.task, scheme)
+    dev_metric = DevMetric(dev, dev_gold, labels, recipe.task, scheme, dev_postprocess)
     run_history = RunHistory(directory / "history.json")  # epochs before a resume included
     monitor = dev_metric.name if recipe.train.monitor == "auto" else recipe.train.monitor
     mode = "min" if "loss" in monitor else "max"
@@ -118,9 +119,11 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
                     bucket_batches=t.bucket_batches, example_weights=weights)
     evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
     model = _compiled_model(recipe, preprocessor, scheme, steps_per_epoch=len(train))
+    posts = {name: split_postprocess(recipe.model.head.consistency, preprocessor.labels, scheme, split)
+             for name, split in dataset.items()} if recipe.task == "tagging" else {}
     callbacks, dev_metric, run_history = make_callbacks(
         recipe, train, evals["validation"], encoded["validation"]["labels"], preprocessor.labels, scheme,
-        directory)
+        directory, posts.get("validation"))
     start = time.perf_counter()
     model.fit(train.dataset(), validation_data=evals["validation"].dataset(),
               epochs=t.epochs, callbacks=callbacks, verbose=t.verbose,
@@ -129,7 +132,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     history = run_history.history
     metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
     metrics.update(_evaluate_splits(recipe, model, evals, encoded, preprocessor.labels, scheme,
-                                    directory))
+                                    directory, posts))
     metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history))
     if recipe.evaluate.baseline and recipe.task == "classification":
         from seqtasks.baseline import tfidf_logistic_regression
@@ -180,11 +183,14 @@ def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
     return model
 
 
-def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory):
-    """Scores train and the recipe's evaluation splits; the test confusion plot."""
+def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory, posts):
+    """Scores train and the recipe's evaluation splits (after each split's decoding
+    step in `posts`, if any); the test confusion plot."""
     metrics = {}
     for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
         predictions, speed = evaluation.timed_predict(model, evals[name])
+        if posts.get(name):
+            predictions = posts[name](predictions)
         metrics[name] = evaluation.score(recipe.task, predictions, encoded[name]["labels"],
                                          labels, scheme)
         if name == "test" or "predict_tokens_per_second" not in metrics:
