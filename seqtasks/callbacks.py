@@ -24,8 +24,8 @@ class DevMetric(keras.callbacks.Callback):
         labels: label names.
         task: "tagging" or "classification".
         scheme: span scheme or None.
-        postprocess: optional decoding step on the predicted label ids
-            (`seqtasks.decoding.split_postprocess`).
+        postprocess: optional step `(predictions, gold) -> (predictions, gold)`
+            before scoring (`seqtasks.decoding.split_postprocess`).
 
     Example:
 
@@ -49,9 +49,10 @@ class DevMetric(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         start = time.perf_counter()
         predictions = evaluation.predict_batches(self.model, self.batches)
+        gold = self.gold
         if self.postprocess:
-            predictions = self.postprocess(predictions)
-        scores = evaluation.score(self.task, predictions, self.gold, self.labels, self.scheme)
+            predictions, gold = self.postprocess(predictions, gold)
+        scores = evaluation.score(self.task, predictions, gold, self.labels, self.scheme)
         if logs is not None:
             logs[self.name] = scores[self.name[len("val_"):]]
         self.seconds += time.perf_counter() - start

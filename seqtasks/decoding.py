@@ -80,19 +80,36 @@ def consistent_ids(predictions, labels, token_rows, document_ids=None):
 
 
 def split_postprocess(consistency, labels, scheme, split_data):
-    """The decoding step for one split of a recipe's data, or None.
+    """The steps between the model's predictions and the scores of one split, or None.
+
+    Document consistency (span labels, `consistency: document`) re-types the
+    predicted entities; examples of joined sentences (`data.join_sentences`)
+    are cut back into their sentences, predictions and gold alike, so that
+    the split is scored sentence by sentence.
 
     Args:
         consistency: `model.head.consistency` ("none" or "document").
         labels: the model's label names.
         scheme: the span scheme of the labels (None: not spans).
-        split_data: the split (`tokens`, and `document` when known).
+        split_data: the split (`tokens`, and `document` / `sentence_lengths` when known).
 
     Returns:
-        None, or a function from predicted label ids to label ids.
+        None, or a function `(predictions, gold) -> (predictions, gold)` on label-id rows.
     """
-    if consistency in (None, "none") or not scheme:
+    from seqtasks.data.context import LENGTHS_COLUMN, split_rows
+
+    consistent = consistency not in (None, "none") and bool(scheme)
+    lengths = list(split_data[LENGTHS_COLUMN]) if LENGTHS_COLUMN in split_data.column_names else None
+    if not consistent and lengths is None:
         return None
     tokens = list(split_data["tokens"])
     documents = list(split_data["document"]) if "document" in split_data.column_names else None
-    return lambda predictions: consistent_ids(predictions, labels, tokens, documents)
+
+    def post(predictions, gold):
+        if consistent:
+            predictions = consistent_ids(predictions, labels, tokens, documents)
+        if lengths is not None:
+            predictions, gold = split_rows(predictions, lengths), split_rows(gold, lengths)
+        return predictions, gold
+
+    return post

@@ -18,6 +18,7 @@ import numpy as np
 from seqtasks import evaluation
 from seqtasks.data.batching import Batches
 from seqtasks.errors import SeqtasksError
+from seqtasks.inference import ungroup
 
 
 class Ensemble:
@@ -76,9 +77,11 @@ class Ensemble:
         """
         first = self.members[0]
         items, features = first.read_inputs(inputs)
-        scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size))
+        groups = first.sentence_groups(items, features)
+        scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size, groups))
                   for m in self.members]
-        return first.results(items, first.postprocess_inputs(items, features, self._decode(scores)))
+        predictions = ungroup(self._decode(scores), groups, items)
+        return first.results(items, first.postprocess_inputs(items, features, predictions))
 
     def evaluate(self, split="test", data=None):
         """Scores the ensemble on a split of the first member's recipe data (or of `data`).
@@ -91,7 +94,7 @@ class Ensemble:
         scores = [evaluation.predict_scores(member.model, Batches(e, 64))
                   for member, (e, _) in zip(self.members, encoded)]
         gold, labels = encoded[0][0]["labels"], encoded[0][1]
-        predictions = self.members[0].postprocess_split(split_data, self._decode(scores))
+        predictions, gold = self.members[0].postprocess_split(split_data, self._decode(scores), gold)
         return evaluation.score(self.task, predictions, gold, labels, self.scheme)
 
     def _decode(self, scores):

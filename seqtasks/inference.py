@@ -93,9 +93,21 @@ class LoadedModel:
             by single spaces). Classification: `label` and `probabilities`.
         """
         items, features = self.read_inputs(inputs)
+        groups = self.sentence_groups(items, features)
         predictions = evaluation.predict_batches(self.model,
-                                                 self.input_batches(items, features, batch_size))
+                                                 self.input_batches(items, features, batch_size, groups))
+        predictions = ungroup(predictions, groups, items)
         return self.results(items, self.postprocess_inputs(items, features, predictions))
+
+    def sentence_groups(self, items, features):
+        """Indices of the inputs read as one example (`data.join_sentences`: consecutive
+        inputs of one document, as in training), or None for one input per example."""
+        limit = self.recipe.data.join_sentences if self.task == "tagging" else 0
+        if not limit:
+            return None
+        from seqtasks.data.context import sentence_groups
+
+        return sentence_groups([len(toks) for _, toks in items], [f.get("document", 0) for f in features], limit)
 
     def postprocess_inputs(self, items, features, predictions):
         """The recipe's decoding step (`model.head.consistency`) on the predicted
@@ -133,10 +145,15 @@ class LoadedModel:
             for name, rows in computed.items():
                 f.setdefault(name, rows[row])
 
-    def input_batches(self, items, features, batch_size=64):
-        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor."""
-        encoded = [self.preprocessor.encode_tokens(tokens, f)
-                   for tokens, f in zip(self._model_tokens(items), features)]
+    def input_batches(self, items, features, batch_size=64, groups=None):
+        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor
+        (each of `groups` joined into one example)."""
+        tokens = self._model_tokens(items)
+        if groups is not None:
+            tokens = [[t for r in group for t in tokens[r]] for group in groups]
+            features = [{name: [v for r in group for v in features[r][name]] for name in features[group[0]]
+                         if name != "document"} for group in groups]
+        encoded = [self.preprocessor.encode_tokens(toks, f) for toks, f in zip(tokens, features)]
         return Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
                         for key in ("token_ids", "char_ids", "feature_ids")},
                        batch_size, tagging=self.task == "tagging")
@@ -200,17 +217,18 @@ class LoadedModel:
         split_data = self.split_data(split, data)
         encoded, labels = self.encode_split(split_data, split)
         predictions = evaluation.predict_batches(self.model, Batches(encoded, 64))
-        return evaluation.score(self.task, self.postprocess_split(split_data, predictions),
-                                encoded["labels"], labels, self.scheme)
+        predictions, gold = self.postprocess_split(split_data, predictions, encoded["labels"])
+        return evaluation.score(self.task, predictions, gold, labels, self.scheme)
 
-    def postprocess_split(self, split_data, predictions):
-        """The recipe's decoding step on the predicted label ids of a split."""
+    def postprocess_split(self, split_data, predictions, gold):
+        """The recipe's steps before scoring a split (document consistency, joined
+        sentences cut back); returns `(predictions, gold)`."""
         from seqtasks.decoding import split_postprocess
 
         if self.task != "tagging":
-            return predictions
+            return predictions, gold
         post = split_postprocess(self.recipe.model.head.consistency, self.labels, self.scheme, split_data)
-        return post(predictions) if post else predictions
+        return post(predictions, gold) if post else (predictions, gold)
 
     def split_data(self, split, data=None):
         """One split of the recipe's data (or of `data`), its label scheme applied."""
@@ -248,3 +266,12 @@ class LoadedModel:
             labels += unknown
         index = {name: i for i, name in enumerate(labels)}
         return np.asarray([index[n] for n in names], dtype=np.int32), labels
+
+
+def ungroup(predictions, groups, items):
+    """Per-example predictions of joined inputs cut back into one per input."""
+    if groups is None:
+        return predictions
+    from seqtasks.data.context import split_rows
+
+    return split_rows(predictions, [[len(items[r][1]) for r in group] for group in groups])

@@ -64,8 +64,11 @@ def prepare_data(recipe, data=None):
         are in (None when the labels are not spans) and labels never seen in
         training (`{split: {label: count}}`). The recipe's `data.scheme` and
         `data.target_scheme` are filled in, so the saved recipe records them.
+        With `data.join_sentences`, the rows are the joined examples (checks
+        and schemes ran on the sentences before).
     """
     from seqtasks.data import prepare
+    from seqtasks.data.context import join_sentences
     from seqtasks.data.sources import load_data
 
     dataset = load_data(recipe.data, recipe.task, user_data=data)
@@ -76,7 +79,8 @@ def prepare_data(recipe, data=None):
             dataset, scheme = prepare.apply_scheme(dataset, declared, recipe.data.target_scheme,
                                                    recipe.data.repair_tags, paths)
             recipe.data.scheme, recipe.data.target_scheme = declared, scheme
-    return dataset, scheme, prepare.unseen_labels(dataset, recipe.task)
+    unseen = prepare.unseen_labels(dataset, recipe.task)
+    return join_sentences(dataset, recipe.data.join_sentences), scheme, unseen
 
 
 def _declared_scheme(recipe):

@@ -46,6 +46,10 @@ class DataRecipe:
     # Token-level input features beside the words (tagging): names of
     # string-sequence columns, e.g. [pos] for chunking on CoNLL-2003.
     features: list = field(default_factory=list)
+    # Tagging: join consecutive sentences of a document into examples of at
+    # most this many tokens, so the encoder reads each with its neighbours
+    # (0: one sentence per example; seqtasks/data/context.py).
+    join_sentences: int = 0
     # Span-label handling (NER/chunking): the scheme the files are written in
     # (default: the card's), the scheme to train in, and whether illegal tags
     # are repaired explicitly (otherwise they are rejected with file:line).
@@ -330,6 +334,10 @@ def _check_components(recipe, source):
             raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
     if recipe.data.features and recipe.task != "tagging":
         raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")
+    if recipe.data.join_sentences < 0:
+        raise RecipeError(f"{source}: 'data.join_sentences' must be 0 or more tokens, found {recipe.data.join_sentences}")
+    if recipe.data.join_sentences and recipe.task != "tagging":
+        raise RecipeError(f"{source}: 'data.join_sentences' needs task 'tagging', found '{recipe.task}'")
     if recipe.data.features and recipe.model.embedding.feature_dim < 1:
         raise RecipeError(f"{source}: 'model.embedding.feature_dim' must be at least 1, "
                           f"found {recipe.model.embedding.feature_dim}")

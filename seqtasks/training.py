@@ -189,14 +189,14 @@ def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory, p
     metrics = {}
     for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
         predictions, speed = evaluation.timed_predict(model, evals[name])
+        gold = encoded[name]["labels"]
         if posts.get(name):
-            predictions = posts[name](predictions)
-        metrics[name] = evaluation.score(recipe.task, predictions, encoded[name]["labels"],
-                                         labels, scheme)
+            predictions, gold = posts[name](predictions, gold)
+        metrics[name] = evaluation.score(recipe.task, predictions, gold, labels, scheme)
         if name == "test" or "predict_tokens_per_second" not in metrics:
             metrics["predict_tokens_per_second"] = speed
         if recipe.evaluate.plots and name == "test":
-            _confusion_plot(recipe.task, predictions, encoded[name]["labels"], labels,
+            _confusion_plot(recipe.task, predictions, gold, labels,
                             directory / "plots" / f"confusion_{name}.png")
     return metrics
 
