@@ -12,7 +12,16 @@ os.environ["HF_DATASETS_CACHE"] = os.path.join(_HF, "datasets")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+CRF_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "ner_conll2003_bilstm_crf.yaml"
+# Small model, 1000 training sentences, 4 epochs (about 45 s on a loaded 2-core machine).
+SMALL = ["data.limit.train=1000", "data.limit.validation=300", "data.limit.test=300",
+         "model.embedding.dim=32", "model.char_features.embedding_dim=16", "model.char_features.dim=24",
+         "model.encoder.units=32", "model.encoder.layers=1", "train.epochs=4",
+         "train.learning_rate=0.01", "train.verbose=0", "evaluate.plots=false"]
 
 
 def pytest_configure(config):
@@ -35,3 +44,11 @@ def data_root():
     if root is None or not root.exists():
         pytest.skip("benchmark data root (../shared/data) is absent")
     return root
+
+
+@pytest.fixture(scope="session")
+def crf_run(data_root, tmp_path_factory):
+    """The NER CRF recipe trained briefly on a CoNLL-2003 slice (shared by the NER tests)."""
+    import seqtasks
+
+    return seqtasks.train(CRF_RECIPE, overrides=SMALL, output=tmp_path_factory.mktemp("ner") / "run")

@@ -19,15 +19,11 @@ from seqtasks.data import schemes
 from seqtasks.errors import DataError
 from seqtasks.recipe import Recipe
 
+from conftest import CRF_RECIPE, SMALL
+
 ROOT = Path(__file__).resolve().parent.parent
-CRF_RECIPE = ROOT / "recipes" / "ner_conll2003_bilstm_crf.yaml"
 SOFTMAX_RECIPE = ROOT / "recipes" / "ner_conll2003_bilstm_softmax.yaml"
 SENTENCE = "EU rejects German call to boycott British lamb ."
-# Small model, 1000 training sentences, 4 epochs (about 45 s on a loaded 2-core machine).
-SMALL = ["data.limit.train=1000", "data.limit.validation=300", "data.limit.test=300",
-         "model.embedding.dim=32", "model.char_features.embedding_dim=16", "model.char_features.dim=24",
-         "model.encoder.units=32", "model.encoder.layers=1", "train.epochs=4",
-         "train.learning_rate=0.01", "train.verbose=0", "evaluate.plots=false"]
 
 
 def cli(*args, timeout=240):
@@ -39,9 +35,8 @@ def cli(*args, timeout=240):
 # -- CoNLL-2003: a short training with the real recipe -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def crf_run(data_root, tmp_path_factory):
-    return seqtasks.train(CRF_RECIPE, overrides=SMALL, output=tmp_path_factory.mktemp("ner") / "run")
+# `crf_run` (the recipe on a CoNLL-2003 slice with SMALL) is a session fixture in
+# conftest.py, shared with test_decoding.py.
 
 
 def test_crf_short_training_beats_bound(crf_run):
