@@ -111,7 +111,7 @@ def _documents_dataset():
     features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
                                   "tags": datasets.Sequence(label), "document": datasets.Value("int64")})
     splits = {}
-    for seed, (split, n) in enumerate([("train", 200), ("validation", 30), ("test", 60)]):
+    for seed, (split, n) in enumerate([("train", 150), ("validation", 30), ("test", 60)]):
         rng = random.Random(seed)
         rows = [(tokens, tags, d) for d in range(n) for tokens, tags in _document(rng)]
         splits[split] = datasets.Dataset.from_dict(
@@ -137,7 +137,7 @@ def _train(tmp_path, name, features):
     recipe = {"name": name, "task": "tagging", "data": {"features": features},
               "model": {"embedding": {"dim": 16, "feature_dim": 8},
                         "encoder": {"kind": "gru", "units": 24, "layers": 1, "dropout": 0.0}},
-              "train": {"epochs": 10, "batch_size": 16, "learning_rate": 0.02, "verbose": 0},
+              "train": {"epochs": 8, "batch_size": 16, "learning_rate": 0.02, "verbose": 0},
               "evaluate": {"plots": False}}
     return seqtasks.train(recipe, data=_documents_dataset(), output=tmp_path / name)
 
