@@ -102,8 +102,8 @@ def split_postprocess(consistency, labels, scheme, split_data):
     lengths = list(split_data[LENGTHS_COLUMN]) if LENGTHS_COLUMN in split_data.column_names else None
     if not consistent and lengths is None:
         return None
-    tokens = list(split_data["tokens"])
-    documents = list(split_data["document"]) if "document" in split_data.column_names else None
+    tokens = list(split_data["tokens"]) if consistent else None
+    documents = list(split_data["document"]) if consistent and "document" in split_data.column_names else None
 
     def post(predictions, gold):
         if consistent:

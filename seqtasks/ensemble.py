@@ -76,7 +76,8 @@ class Ensemble:
             probabilities are the members' mean.
         """
         first = self.members[0]
-        items, features = first.read_inputs(inputs)
+        items, features = first.read_inputs(
+            inputs, [n for m in self.members for n in m.preprocessor.token_features])
         groups = first.sentence_groups(items, features)
         scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size, groups))
                   for m in self.members]

@@ -107,7 +107,7 @@ class LoadedModel:
             return None
         from seqtasks.data.context import sentence_groups
 
-        return sentence_groups([len(toks) for _, toks in items], [f.get("document", 0) for f in features], limit)
+        return sentence_groups([len(toks) for _, toks in items], _document_ids(features), limit)
 
     def postprocess_inputs(self, items, features, predictions):
         """The recipe's decoding step (`model.head.consistency`) on the predicted
@@ -116,43 +116,41 @@ class LoadedModel:
             return predictions
         from seqtasks.decoding import consistent_ids
 
-        return consistent_ids(predictions, self.labels, [[t for t, _, _ in toks] for _, toks in items],
-                              [f.get("document", 0) for f in features])
+        return consistent_ids(predictions, self.labels, _token_rows(items), _document_ids(features))
 
-    def read_inputs(self, inputs):
+    def read_inputs(self, inputs, document_features=None):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
         per input, and the token features given with each (`{}` when none).
 
-        A tagger's document features (`doc_casing`) are computed here over one
+        The document features this model reads (or those named in
+        `document_features`, for an ensemble) are computed here over one
         document: all the inputs, or those sharing a dict input's `document` key.
         """
+        from seqtasks.data import document_features as docs
+
         if isinstance(inputs, str):
             inputs = [inputs]
         features = [dict(x) if isinstance(x, dict) else {} for x in inputs]
         items = [self._split(x["tokens"] if isinstance(x, dict) else x) for x in inputs]
-        if self.task == "tagging":
-            self._add_document_features(items, features)
+        names = docs.derived(self.preprocessor.token_features if document_features is None else document_features)
+        if names:
+            computed = docs.compute(names, _token_rows(items), _document_ids(features))
+            for row, f in enumerate(features):
+                for name, rows in computed.items():
+                    f.setdefault(name, rows[row])
         return items, features
-
-    @staticmethod
-    def _add_document_features(items, features):
-        from seqtasks.data import document_features as docs
-
-        tokens = [[t for t, _, _ in toks] for _, toks in items]
-        ids = [f.get("document", 0) for f in features]
-        computed = docs.compute(list(docs.DOCUMENT_FEATURES), tokens, ids)
-        for row, f in enumerate(features):
-            for name, rows in computed.items():
-                f.setdefault(name, rows[row])
 
     def input_batches(self, items, features, batch_size=64, groups=None):
         """`Batches` of `read_inputs`' items, encoded by this model's preprocessor
         (each of `groups` joined into one example)."""
         tokens = self._model_tokens(items)
         if groups is not None:
-            tokens = [[t for r in group for t in tokens[r]] for group in groups]
-            features = [{name: [v for r in group for v in features[r][name]] for name in features[group[0]]
-                         if name != "document"} for group in groups]
+            from seqtasks.data.context import join_rows
+
+            tokens = join_rows(tokens, groups)
+            names = [n for n in self.preprocessor.token_features if n in features[0]]
+            joined = {n: join_rows([f[n] for f in features], groups) for n in names}
+            features = [{n: joined[n][g] for n in names} for g in range(len(groups))]
         encoded = [self.preprocessor.encode_tokens(toks, f) for toks, f in zip(tokens, features)]
         return Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
                         for key in ("token_ids", "char_ids", "feature_ids")},
@@ -169,7 +167,7 @@ class LoadedModel:
         """Token lists as the model saw them in training: a classifier's inputs
         are truncated to `max_length` (as `encode_split` does, so predict agrees
         with evaluate); a tagger keeps every token, since each needs a tag."""
-        tokens = [[t for t, _, _ in toks] for _, toks in items]
+        tokens = _token_rows(items)
         limit = self.preprocessor.max_length
         if self.task != "classification" or not limit:
             return tokens
@@ -275,3 +273,13 @@ def ungroup(predictions, groups, items):
     from seqtasks.data.context import split_rows
 
     return split_rows(predictions, [[len(items[r][1]) for r in group] for group in groups])
+
+
+def _token_rows(items):
+    """The token strings of `read_inputs`' items."""
+    return [[t for t, _, _ in toks] for _, toks in items]
+
+
+def _document_ids(features):
+    """Each input's document (`document` key of a dict input; else all one document)."""
+    return [f.get("document", 0) for f in features]

@@ -60,12 +60,13 @@ def _conll_sentences(lines, path, feature_columns):
             current = []
             continue
         if line.startswith("-DOCSTART-") or line.startswith("# newdoc"):
-            # Document features (doc_casing) are computed per document.
-            document += 1 if sentences or current else 0
+            # A document boundary (document features are computed per document);
+            # it may also end an unterminated sentence.
             if current:
                 sentences.append(current)
-                documents.append(document - 1)
+                documents.append(document)
                 current = []
+            document += 1 if sentences else 0
             continue
         if line.startswith("#"):
             continue

@@ -187,7 +187,9 @@ class Recipe:
         for item in overrides:
             _apply_override(values, item, source)
         recipe = _build(cls, values, source, prefix="")
-        _check_components(recipe, source)
+        from seqtasks.recipe_checks import check_recipe
+
+        check_recipe(recipe, source)
         return recipe
 
     @classmethod
@@ -305,47 +307,3 @@ def _coerce(value, tp, source, path):
     if not ok:
         raise RecipeError(f"{source}: '{path}' must be {expected[base]}, found {value!r}")
     return float(value) if base is float else value
-
-
-def _check_components(recipe, source):
-    from seqtasks import registry
-
-    checks = [
-        ("task", recipe.task, registry.TASKS),
-        ("preprocess.units", recipe.preprocess.units, registry.UNITS),
-        ("model.encoder.kind", recipe.model.encoder.kind, registry.ENCODERS),
-        ("model.char_features.kind", recipe.model.char_features.kind, registry.CHAR_FEATURES),
-        ("model.head.kind", recipe.model.head.kind, registry.HEADS.get(recipe.task, {})),
-        ("model.head.pooling", recipe.model.head.pooling, registry.POOLING),
-        ("model.head.consistency", recipe.model.head.consistency, ("none", "document")),
-        ("train.optimizer", recipe.train.optimizer, registry.OPTIMIZERS),
-        ("train.lr_schedule", recipe.train.lr_schedule, registry.LR_SCHEDULES),
-        ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),
-        ("train.distribute", recipe.train.distribute, ("auto", "none", "mirrored")),
-    ]
-    for key, name, table in checks:
-        if name not in table:
-            raise RecipeError(f"{source}: unknown {key} '{name}'; known: {', '.join(table)}")
-    for key, number in [("train.batch_size", recipe.train.batch_size), ("train.epochs", recipe.train.epochs),
-                        ("model.encoder.units", recipe.model.encoder.units),
-                        ("model.encoder.layers", recipe.model.encoder.layers),
-                        ("model.embedding.dim", recipe.model.embedding.dim)]:
-        if number < 1:
-            raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
-    if recipe.data.features and recipe.task != "tagging":
-        raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")
-    if recipe.data.join_sentences < 0:
-        raise RecipeError(f"{source}: 'data.join_sentences' must be 0 or more tokens, found {recipe.data.join_sentences}")
-    if recipe.data.join_sentences and recipe.task != "tagging":
-        raise RecipeError(f"{source}: 'data.join_sentences' needs task 'tagging', found '{recipe.task}'")
-    if recipe.data.features and recipe.model.embedding.feature_dim < 1:
-        raise RecipeError(f"{source}: 'model.embedding.feature_dim' must be at least 1, "
-                          f"found {recipe.model.embedding.feature_dim}")
-    if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
-        raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
-    for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
-                      ("model.embedding.singleton_dropout", recipe.model.embedding.singleton_dropout)]:
-        if not 0.0 <= rate < 1.0:
-            raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
-    if not 0.0 <= recipe.model.encoder.dropout < 1.0:
-        raise RecipeError(f"{source}: 'model.encoder.dropout' must be in [0, 1), found {recipe.model.encoder.dropout}")

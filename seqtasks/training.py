@@ -119,8 +119,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
                     bucket_batches=t.bucket_batches, example_weights=weights)
     evals = {name: Batches(e, max(t.batch_size, 64)) for name, e in encoded.items()}
     model = _compiled_model(recipe, preprocessor, scheme, steps_per_epoch=len(train))
-    posts = {name: split_postprocess(recipe.model.head.consistency, preprocessor.labels, scheme, split)
-             for name, split in dataset.items()} if recipe.task == "tagging" else {}
+    posts = _postprocess_steps(recipe, dataset, preprocessor.labels, scheme)
     callbacks, dev_metric, run_history = make_callbacks(
         recipe, train, evals["validation"], encoded["validation"]["labels"], preprocessor.labels, scheme,
         directory, posts.get("validation"))
@@ -146,6 +145,15 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
 
         plot_history(history, directory / "plots" / "training_curves.png")
     return FitResult(metrics, history)
+
+
+def _postprocess_steps(recipe, dataset, labels, scheme):
+    """`{split: (predictions, gold) -> (predictions, gold)}` for tagging splits
+    that need one (document consistency, joined sentences cut back)."""
+    if recipe.task != "tagging":
+        return {}
+    return {name: split_postprocess(recipe.model.head.consistency, labels, scheme, split)
+            for name, split in dataset.items()}
 
 
 def _run_figures(model, train, train_seconds, dev_metric, run_history):

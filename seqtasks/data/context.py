@@ -72,7 +72,7 @@ def join_sentences(dataset, max_tokens):
         for column in split.column_names:
             values = list(split[column])
             if isinstance(split.features[column], (datasets.Sequence, datasets.List)):
-                columns[column] = [[v for r in rows for v in values[r]] for rows in groups]
+                columns[column] = join_rows(values, groups)
             else:
                 columns[column] = [values[rows[0]] for rows in groups]
         columns[LENGTHS_COLUMN] = [[lengths[r] for r in rows] for rows in groups]
@@ -80,6 +80,11 @@ def join_sentences(dataset, max_tokens):
         features[LENGTHS_COLUMN] = datasets.Sequence(datasets.Value("int32"))
         out[name] = datasets.Dataset.from_dict(columns, features=features)
     return datasets.DatasetDict(out)
+
+
+def join_rows(rows, groups):
+    """Concatenates the sequences `rows[r]` of each group of row indices."""
+    return [[v for r in group for v in rows[r]] for group in groups]
 
 
 def split_rows(rows, lengths):

@@ -82,22 +82,38 @@ def _new_sentence(count):
     return [], [], None, [[] for _ in range(count)]
 
 
+class _Sentences:
+    """The sentences of a file read so far, each with its document's index."""
+
+    def __init__(self):
+        self.sentences, self.documents, self.document = [], [], 0
+
+    def add(self, tokens, tags, start, values):
+        """Keeps a finished sentence (an empty one is dropped)."""
+        if tokens:
+            self.sentences.append((tokens, tags, start, values))
+            self.documents.append(self.document)
+
+    def new_document(self):
+        """Starts a document (a boundary before any sentence starts none)."""
+        if self.sentences:
+            self.document += 1
+
+
 def _parse_conllu(path, tag_column, feature_columns=()):
     column = TAG_COLUMNS.get(tag_column, tag_column)
     if not isinstance(column, int):
         raise DataError(f"read_conllu: tag_column must be one of {sorted(TAG_COLUMNS)} or an int, received {tag_column!r}")
-    sentences, documents, document = [], [], 0
+    out = _Sentences()
     tokens, tags, start, values = _new_sentence(len(feature_columns))
     for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
-            if tokens:
-                sentences.append((tokens, tags, start, values))
-                documents.append(document)
+            out.add(tokens, tags, start, values)
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if line.startswith("#"):
-            if line.startswith("# newdoc") and sentences:
-                document += 1
+            if line.startswith("# newdoc"):
+                out.new_document()
             continue
         fields = line.split("\t")
         if len(fields) != 10:
@@ -111,11 +127,9 @@ def _parse_conllu(path, tag_column, feature_columns=()):
         tags.append(fields[column])
         for k, (_, col) in enumerate(feature_columns):
             values[k].append(fields[col])
-    if tokens:
-        sentences.append((tokens, tags, start, values))
-        documents.append(document)
-    _require_nonempty(path, sentences)
-    return sentences, documents
+    out.add(tokens, tags, start, values)
+    _require_nonempty(path, out.sentences)
+    return out.sentences, out.documents
 
 
 def read_conllu(files, tag_column="upos", feature_columns=None):
@@ -144,15 +158,13 @@ def read_conllu(files, tag_column="upos", feature_columns=None):
 
 
 def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
-    sentences, documents, document = [], [], 0
+    out = _Sentences()
     tokens, tags, start, values = _new_sentence(len(feature_columns))
     width, width_line = None, None
     for number, line in enumerate(read_text_lines(path), start=1):
         fields = line.split()
         if not fields:
-            if tokens:
-                sentences.append((tokens, tags, start, values))
-                documents.append(document)
+            out.add(tokens, tags, start, values)
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if width is None:
@@ -168,11 +180,8 @@ def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
             )
         if fields[0] == "-DOCSTART-":
             # A document boundary, not a sentence; it may also end an unterminated sentence.
-            if tokens:
-                sentences.append((tokens, tags, start, values))
-                documents.append(document)
-            if sentences:
-                document += 1
+            out.add(tokens, tags, start, values)
+            out.new_document()
             tokens, tags, start, values = _new_sentence(len(feature_columns))
             continue
         if start is None:
@@ -181,11 +190,9 @@ def _parse_conll_columns(path, token_column, tag_column, feature_columns=()):
         tags.append(fields[tag_column])
         for k, (_, col) in enumerate(feature_columns):
             values[k].append(fields[col])
-    if tokens:
-        sentences.append((tokens, tags, start, values))
-        documents.append(document)
-    _require_nonempty(path, sentences)
-    return sentences, documents
+    out.add(tokens, tags, start, values)
+    _require_nonempty(path, out.sentences)
+    return out.sentences, out.documents
 
 
 def read_conll_columns(files, token_column=0, tag_column=-1, feature_columns=None):
