@@ -92,7 +92,8 @@ def _summary(metrics):
         b = metrics["baseline"].get("test", {})
         lines.append("baseline (tf-idf + logistic regression) test: "
                      + "  ".join(f"{k}={b[k]:.4f}" for k in ("accuracy", "macro_f1") if k in b))
-    lines.append(f"train: {metrics['train_seconds']:.0f} s, {metrics['epochs_run']} epochs, "
+    trained_on = "train + dev" if metrics.get("train_with_dev") else "train"
+    lines.append(f"{trained_on}: {metrics['train_seconds']:.0f} s, {metrics['epochs_run']} epochs, "
                  f"{metrics['train_tokens_per_second']:.0f} tokens/s; predict "
                  f"{metrics['predict_tokens_per_second']:.0f} tokens/s; padding "
                  f"{metrics['padding_fraction']:.3f}")

@@ -138,6 +138,10 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     try:
         # Data first: bad input is reported before TensorFlow starts up.
         dataset, scheme, unseen = prepare_data(recipe, data)
+        if recipe.train.train_with_dev:
+            from seqtasks.data.prepare import with_dev
+
+            dataset = with_dev(dataset)
         training.configure(recipe)
         preprocessor = (training.load_preprocessor(partial) if resume
                         else make_preprocessor(recipe).fit(dataset["train"]))

@@ -132,6 +132,9 @@ class TrainRecipe:
     weight_decay: Optional[float] = None
     ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
     lr_schedule: str = "none"  # none | plateau | cosine
+    # Also train on the validation split (Flair's train_with_dev): all `epochs`
+    # run and the last weights are kept; nothing reads dev to stop or pick.
+    train_with_dev: bool = False
     early_stopping_patience: int = 5
     time_limit_minutes: Optional[float] = None  # stop after the epoch that passes it
     monitor: str = "auto"  # auto = the task's dev metric

@@ -49,6 +49,9 @@ def check_recipe(recipe, source):
                       ("model.encoder.dropout", recipe.model.encoder.dropout)]:
         if not 0.0 <= rate < 1.0:
             raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
+    if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":
+        raise RecipeError(f"{source}: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: "
+                          f"plateau' (which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
     _check_data(recipe, source)
 
 

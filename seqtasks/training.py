@@ -84,16 +84,18 @@ def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory, dev_
     callbacks = [keras.callbacks.BackupAndRestore(str(directory / "backup"))]
     if recipe.train.ema_momentum:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks += [
-        dev_metric,
-        run_history,
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
-                                      restore_best_weights=True, verbose=1),
-        keras.callbacks.ModelCheckpoint(str(best_path),
-                                        monitor=monitor, mode=mode, save_best_only=True,
-                                        save_weights_only=True),
-    ]
+    callbacks += [dev_metric, run_history, keras.callbacks.TerminateOnNaN()]
+    if recipe.train.train_with_dev:
+        # Dev is training data here: no early stop, the last epoch's weights are kept.
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(directory / "checkpoints" / "last.weights.h5"),
+                                                         save_weights_only=True))
+    else:
+        callbacks += [
+            keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
+                                          restore_best_weights=True, verbose=1),
+            keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode, save_best_only=True,
+                                            save_weights_only=True),
+        ]
     if recipe.train.time_limit_minutes:
         from seqtasks.callbacks import TimeLimit
 
@@ -132,7 +134,7 @@ def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
     metrics = {"task": recipe.task, "recipe": recipe.name, "scheme": scheme}
     metrics.update(_evaluate_splits(recipe, model, evals, encoded, preprocessor.labels, scheme,
                                     directory, posts))
-    metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history))
+    metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history, t.train_with_dev))
     if recipe.evaluate.baseline and recipe.task == "classification":
         from seqtasks.baseline import tfidf_logistic_regression
 
@@ -156,7 +158,7 @@ def _postprocess_steps(recipe, dataset, labels, scheme):
             for name, split in dataset.items()}
 
 
-def _run_figures(model, train, train_seconds, dev_metric, run_history):
+def _run_figures(model, train, train_seconds, dev_metric, run_history, train_with_dev=False):
     """Speed, size and epoch figures of a finished `fit` for metrics.json."""
     from seqtasks.models.build import count_params
 
@@ -169,7 +171,8 @@ def _run_figures(model, train, train_seconds, dev_metric, run_history):
         "padding_fraction": train.padding_fraction(),
         "params": count_params(model),
         "epochs_run": len(next(iter(history.values()), [])),
-        "best_epoch": _best_epoch(history, dev_metric.name),
+        "best_epoch": None if train_with_dev else _best_epoch(history, dev_metric.name),
+        "train_with_dev": train_with_dev,
         "versions": versions(),
     }
 
@@ -195,7 +198,9 @@ def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory, p
     """Scores train and the recipe's evaluation splits (after each split's decoding
     step in `posts`, if any); the test confusion plot."""
     metrics = {}
-    for name in ["train"] + [s for s in recipe.evaluate.splits if s in evals and s != "train"]:
+    held_out = [s for s in recipe.evaluate.splits if s in evals and s != "train"
+                and not (recipe.train.train_with_dev and s == "validation")]  # dev was trained on
+    for name in ["train"] + held_out:
         predictions, speed = evaluation.timed_predict(model, evals[name])
         gold = encoded[name]["labels"]
         if posts.get(name):

@@ -88,3 +88,37 @@ def unseen_labels(dataset, task):
             LOG.warning("%s: labels never seen in training: %s", name,
                         ", ".join(f"{k} ({n})" for k, n in sorted(missing.items())))
     return report
+
+
+def with_dev(dataset):
+    """The dataset with its validation rows appended to train (`train.train_with_dev`).
+
+    The final-model protocol of Chiu & Nichols (2016), ELMo and Flair
+    (`train_with_dev=True`) for CoNLL-2003: settings and epochs are chosen on
+    dev in an earlier run, then the model trains on train + dev and is scored
+    on test. The validation split stays in the dataset (it is still printed
+    each epoch), but it is no longer held out.
+
+    Args:
+        dataset: a `DatasetDict` with `train` and `validation`.
+
+    Returns:
+        A `DatasetDict` whose `train` is train followed by validation; document
+        ids of the validation rows are shifted past train's, so no document
+        of one file merges with a document of the other.
+
+    Example:
+
+    ```python
+    merged = with_dev(dataset)
+    len(merged["train"]) == len(dataset["train"]) + len(dataset["validation"])
+    ```
+    """
+    train, dev = dataset["train"], dataset["validation"]
+    if "document" in train.column_names and "document" in dev.column_names and len(train):
+        offset = max(train["document"]) + 1
+        dev = dev.map(lambda batch: {"document": [d + offset for d in batch["document"]]},
+                      batched=True, desc="shifting dev document ids")
+    out = dict(dataset)
+    out["train"] = datasets.concatenate_datasets([train, dev.cast(train.features)])
+    return datasets.DatasetDict(out)
