@@ -100,6 +100,8 @@ class EncoderRecipe:
     bidirectional: bool = True
     dropout: float = 0.33
     residual: bool = False
+    variational: bool = False  # one dropout mask per sequence, shared by its time steps
+    recurrent_dropout: float = 0.0  # on the recurrent state; > 0 rules out cuDNN on GPU
 
 
 @dataclass

@@ -46,7 +46,8 @@ def check_recipe(recipe, source):
         raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
     for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
                       ("model.embedding.singleton_dropout", recipe.model.embedding.singleton_dropout),
-                      ("model.encoder.dropout", recipe.model.encoder.dropout)]:
+                      ("model.encoder.dropout", recipe.model.encoder.dropout),
+                      ("model.encoder.recurrent_dropout", recipe.model.encoder.recurrent_dropout)]:
         if not 0.0 <= rate < 1.0:
             raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
     if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":

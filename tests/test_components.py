@@ -95,6 +95,27 @@ def test_encoder_masking_ignores_padding():
     np.testing.assert_allclose(np.asarray(backbone(alone, training=False))[0], full[0, :n], atol=1e-5)
 
 
+@pytest.mark.parametrize("variational", [False, True], ids=["per_token", "variational"])
+def test_variational_dropout_shares_one_mask_over_time(variational):
+    """`model.encoder.variational` drops the same features at every time step of
+    a sequence; standard dropout draws a new mask per token. `recurrent_dropout`
+    reaches the RNN cells."""
+    import keras
+
+    recipe = small_recipe(encoder={"kind": "lstm", "layers": 1, "dropout": 0.5,
+                                   "variational": variational, "recurrent_dropout": 0.25})
+    model, inputs = check_tagger(recipe)
+    backbone = model.get_layer("backbone")
+    out = np.asarray(backbone(inputs, training=True))
+    longest = int(np.argmax(inputs["padding_mask"].sum(axis=1)))
+    n = int(inputs["padding_mask"][longest].sum())
+    dropped = out[longest, :n] == 0.0  # (time, features)
+    assert dropped.any()
+    assert bool(np.all(dropped == dropped[:1])) == variational
+    rnn = next(l for l in backbone.layers if isinstance(l, keras.layers.Bidirectional))
+    assert rnn.forward_layer.recurrent_dropout == rnn.backward_layer.recurrent_dropout == 0.25
+
+
 @pytest.mark.parametrize("kind", [k for k in registry.CHAR_FEATURES if k != "none"])
 def test_char_features_build(kind):
     recipe = small_recipe(char_features={"kind": kind, "embedding_dim": 5, "dim": 4})

@@ -58,7 +58,8 @@ def build_backbone(m, preprocessor):
         feature_dim=m.embedding.feature_dim,
         encoder={"kind": m.encoder.kind, "units": m.encoder.units, "layers": m.encoder.layers,
                  "bidirectional": m.encoder.bidirectional, "dropout": m.encoder.dropout,
-                 "residual": m.encoder.residual},
+                 "residual": m.encoder.residual, "variational": m.encoder.variational,
+                 "recurrent_dropout": m.encoder.recurrent_dropout},
         name="backbone",
     )
     if m.embedding.pretrained:
