@@ -96,7 +96,7 @@ def test_encoder_masking_ignores_padding():
 
 
 @pytest.mark.parametrize("variational", [False, True], ids=["per_token", "variational"])
-def test_variational_dropout_shares_one_mask_over_time(variational):
+def test_variational_dropout_shares_one_mask_over_time(variational, caplog):
     """`model.encoder.variational` drops the same features at every time step of
     a sequence; standard dropout draws a new mask per token. `recurrent_dropout`
     reaches the RNN cells."""
@@ -114,6 +114,8 @@ def test_variational_dropout_shares_one_mask_over_time(variational):
     assert bool(np.all(dropped == dropped[:1])) == variational
     rnn = next(l for l in backbone.layers if isinstance(l, keras.layers.Bidirectional))
     assert rnn.forward_layer.recurrent_dropout == rnn.backward_layer.recurrent_dropout == 0.25
+    assert ("model.encoder.recurrent_dropout=0.25: the LSTM layers cannot use the fused cuDNN kernel"
+            in caplog.text)
 
 
 @pytest.mark.parametrize("kind", [k for k in registry.CHAR_FEATURES if k != "none"])

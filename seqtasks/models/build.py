@@ -62,6 +62,10 @@ def build_backbone(m, preprocessor):
                  "recurrent_dropout": m.encoder.recurrent_dropout},
         name="backbone",
     )
+    if m.encoder.recurrent_dropout and m.encoder.kind in ("lstm", "gru"):
+        LOG.warning("model.encoder.recurrent_dropout=%s: the %s layers cannot use the fused cuDNN "
+                    "kernel on GPU (slower there); model.encoder.variational keeps it",
+                    m.encoder.recurrent_dropout, m.encoder.kind.upper())
     if m.embedding.pretrained:
         _load_vectors(backbone, m.embedding, preprocessor)
     return backbone
