@@ -5,7 +5,7 @@ last weights are kept and nothing reads dev to stop, pick weights or cut the rat
 import datasets
 import numpy as np
 import pytest
-from test_pos_pipeline import synthetic_dataset, tiny_recipe
+from test_pos_pipeline import Interrupted, synthetic_dataset, tiny_recipe
 
 import seqtasks
 from seqtasks.data.prepare import with_dev
@@ -77,6 +77,31 @@ def test_train_with_dev_runs_every_epoch_and_keeps_the_last(tmp_path, monkeypatc
         np.testing.assert_array_equal(a, b)
     # 160 train + 30 dev sentences, batch 16: 12 steps per epoch.
     assert run.metrics["train"]["accuracy"] > 0.9
+
+
+def test_train_with_dev_resumes_on_train_plus_dev(tmp_path, monkeypatch):
+    """An interrupted train + dev run resumes with the same merged data and
+    vocabulary, and runs to its last epoch."""
+    from seqtasks.callbacks import DevMetric
+
+    original = DevMetric.on_epoch_begin
+
+    def stop_at_second_epoch(self, epoch, logs=None):
+        if epoch == 1:
+            raise Interrupted("killed")
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(DevMetric, "on_epoch_begin", stop_at_second_epoch)
+    recipe = tiny_recipe(epochs=3, train_with_dev=True)
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        seqtasks.train(recipe, data=_dev_word_dataset(), output=out)
+    monkeypatch.setattr(DevMetric, "on_epoch_begin", original)
+    run = seqtasks.train(recipe, data=_dev_word_dataset(), output=out, resume=True)
+    assert run.metrics["epochs_run"] == 3 and run.metrics["train_with_dev"] is True
+    assert "validation" not in run.metrics
+    assert "zebra" in run.load().preprocessor.token_index
+    assert (out / "checkpoints" / "last.weights.h5").is_file()
 
 
 def test_train_with_dev_refuses_a_dev_plateau_schedule():
