@@ -263,7 +263,9 @@ class Interrupted(Exception):
     pass
 
 
-def test_resume_after_interruption(tmp_path, monkeypatch):
+def interrupt_second_epoch(monkeypatch):
+    """Makes training raise `Interrupted` as its second epoch starts (a killed
+    run); returns the original `DevMetric.on_epoch_begin` to restore."""
     from seqtasks.callbacks import DevMetric
 
     original = DevMetric.on_epoch_begin
@@ -274,6 +276,13 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
         return original(self, epoch, logs)
 
     monkeypatch.setattr(DevMetric, "on_epoch_begin", stop_at_second_epoch)
+    return original
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    from seqtasks.callbacks import DevMetric
+
+    original = interrupt_second_epoch(monkeypatch)
     out = tmp_path / "run"
     partial = tmp_path / "run.partial"
     with pytest.raises(Interrupted):

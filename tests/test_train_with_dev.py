@@ -5,7 +5,7 @@ last weights are kept and nothing reads dev to stop, pick weights or cut the rat
 import datasets
 import numpy as np
 import pytest
-from test_pos_pipeline import Interrupted, synthetic_dataset, tiny_recipe
+from test_pos_pipeline import Interrupted, interrupt_second_epoch, synthetic_dataset, tiny_recipe
 
 import seqtasks
 from seqtasks.data.prepare import with_dev
@@ -84,14 +84,7 @@ def test_train_with_dev_resumes_on_train_plus_dev(tmp_path, monkeypatch):
     vocabulary, and runs to its last epoch."""
     from seqtasks.callbacks import DevMetric
 
-    original = DevMetric.on_epoch_begin
-
-    def stop_at_second_epoch(self, epoch, logs=None):
-        if epoch == 1:
-            raise Interrupted("killed")
-        return original(self, epoch, logs)
-
-    monkeypatch.setattr(DevMetric, "on_epoch_begin", stop_at_second_epoch)
+    original = interrupt_second_epoch(monkeypatch)
     recipe = tiny_recipe(epochs=3, train_with_dev=True)
     out = tmp_path / "run"
     with pytest.raises(Interrupted):
