@@ -84,27 +84,35 @@ def make_callbacks(recipe, train, dev, dev_gold, labels, scheme, directory, dev_
     callbacks = [keras.callbacks.BackupAndRestore(str(directory / "backup"))]
     if recipe.train.ema_momentum:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks += [dev_metric, run_history, keras.callbacks.TerminateOnNaN()]
-    if recipe.train.train_with_dev:
-        # Dev is training data here: no early stop, the last epoch's weights are kept.
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(directory / "checkpoints" / "last.weights.h5"),
-                                                         save_weights_only=True))
-    else:
-        callbacks += [
-            keras.callbacks.EarlyStopping(monitor, mode=mode, patience=recipe.train.early_stopping_patience,
-                                          restore_best_weights=True, verbose=1),
-            keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode, save_best_only=True,
-                                            save_weights_only=True),
-        ]
+    callbacks += [dev_metric, run_history, keras.callbacks.TerminateOnNaN(),
+                  *_selection_callbacks(recipe.train, monitor, mode, best_path)]
     if recipe.train.time_limit_minutes:
         from seqtasks.callbacks import TimeLimit
 
         callbacks.append(TimeLimit(recipe.train.time_limit_minutes))
-    if recipe.train.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
-                                                           patience=max(1, recipe.train.early_stopping_patience // 2)))
     callbacks.append(ResumeState(run_history, monitor, mode, best_path, train, list(callbacks)))
     return callbacks, dev_metric, run_history
+
+
+def _selection_callbacks(t, monitor, mode, best_path):
+    """The callbacks that read the dev metric: early stopping, the best
+    checkpoint and the plateau schedule. With `train_with_dev` dev is training
+    data, so none of them runs; the last epoch's weights are checkpointed."""
+    import keras
+
+    if t.train_with_dev:
+        return [keras.callbacks.ModelCheckpoint(str(best_path.with_name("last.weights.h5")),
+                                                save_weights_only=True)]
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor, mode=mode, patience=t.early_stopping_patience,
+                                      restore_best_weights=True, verbose=1),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=monitor, mode=mode, save_best_only=True,
+                                        save_weights_only=True),
+    ]
+    if t.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, mode=mode, factor=0.5,
+                                                           patience=max(1, t.early_stopping_patience // 2)))
+    return callbacks
 
 
 def fit_and_evaluate(recipe, dataset, preprocessor, scheme, directory):
