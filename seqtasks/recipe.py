@@ -105,6 +105,15 @@ class EncoderRecipe:
 
 
 @dataclass
+class LMObjectiveRecipe:
+    # Rei (2017): the first encoder layer also predicts the next word (forward
+    # direction) and the previous one (backward); 0 = off, Rei used 0.1.
+    weight: float = 0.0
+    vocabulary_size: int = 7500  # the most frequent words predicted; the rest count as <unk>
+    hidden: int = 50  # tanh layer of each direction before the softmax
+
+
+@dataclass
 class HeadRecipe:
     kind: str = "auto"  # tagging: softmax | crf; classification: classifier; auto = the first
     hidden: int = 0  # a tanh hidden layer before the output when > 0
@@ -121,6 +130,7 @@ class ModelRecipe:
     embedding: EmbeddingRecipe = field(default_factory=EmbeddingRecipe)
     char_features: CharFeaturesRecipe = field(default_factory=CharFeaturesRecipe)
     encoder: EncoderRecipe = field(default_factory=EncoderRecipe)
+    lm_objective: LMObjectiveRecipe = field(default_factory=LMObjectiveRecipe)
     head: HeadRecipe = field(default_factory=HeadRecipe)
 
 

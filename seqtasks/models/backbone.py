@@ -31,7 +31,8 @@ class Backbone(keras.Model):
         feature_vocabulary_sizes: value-vocabulary size of each token feature
             (e.g. POS tags given to a chunker); each gets its own embedding.
         feature_dim: width of each token-feature embedding.
-        encoder: keyword arguments of `rnn_encoder` (kind, units, layers, ...).
+        encoder: keyword arguments of `rnn_encoder` (kind, units, layers, ...,
+            `lm_objective`, whose targets are the `token_ids`).
 
     Example:
 
@@ -63,7 +64,7 @@ class Backbone(keras.Model):
             x = _add_token_features(x, inputs, feature_vocabulary_sizes, feature_dim)
         if embedding_dropout:
             x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
-        outputs = rnn_encoder(x, padding_mask, **encoder)
+        outputs = rnn_encoder(x, padding_mask, token_ids=token_ids, **encoder)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim

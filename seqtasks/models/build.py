@@ -59,7 +59,8 @@ def build_backbone(m, preprocessor):
         encoder={"kind": m.encoder.kind, "units": m.encoder.units, "layers": m.encoder.layers,
                  "bidirectional": m.encoder.bidirectional, "dropout": m.encoder.dropout,
                  "residual": m.encoder.residual, "variational": m.encoder.variational,
-                 "recurrent_dropout": m.encoder.recurrent_dropout},
+                 "recurrent_dropout": m.encoder.recurrent_dropout,
+                 "lm_objective": _lm_objective(m.lm_objective, len(preprocessor.tokens))},
         name="backbone",
     )
     if m.encoder.recurrent_dropout and m.encoder.kind in ("lstm", "gru"):
@@ -69,6 +70,14 @@ def build_backbone(m, preprocessor):
     if m.embedding.pretrained:
         _load_vectors(backbone, m.embedding, preprocessor)
     return backbone
+
+
+def _lm_objective(lm, vocabulary_size):
+    """`LanguageModelObjective` arguments, or None when `model.lm_objective.weight` is 0."""
+    if not lm.weight:
+        return None
+    return {"weight": lm.weight, "hidden": lm.hidden,
+            "vocabulary_size": min(lm.vocabulary_size, vocabulary_size)}
 
 
 def _load_vectors(backbone, embedding, preprocessor):

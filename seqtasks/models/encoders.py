@@ -2,11 +2,13 @@
 
 import keras
 
+from seqtasks.layers.lm_objective import LanguageModelObjective
 from seqtasks.registry import ENCODERS, resolve
 
 
 def rnn_encoder(x, mask, kind="lstm", units=128, layers=2, bidirectional=True, dropout=0.0,
-                residual=False, variational=False, recurrent_dropout=0.0, name="encoder"):
+                residual=False, variational=False, recurrent_dropout=0.0, lm_objective=None,
+                token_ids=None, name="encoder"):
     """Applies `layers` stacked recurrent layers to a sequence.
 
     The RNN layers keep their default activations and, by default,
@@ -31,6 +33,11 @@ def rnn_encoder(x, mask, kind="lstm", units=128, layers=2, bidirectional=True, d
             every time step (`SpatialDropout1D`), instead of one per token.
         recurrent_dropout: dropout rate on the recurrent state (Keras RNN
             `recurrent_dropout`, also one mask per sequence); not cuDNN-eligible.
+        lm_objective: None, or keyword arguments of
+            `seqtasks.layers.lm_objective.LanguageModelObjective` (vocabulary_size,
+            weight, hidden): the first layer's output also predicts the
+            neighbouring words of `token_ids` in training (Rei 2017).
+        token_ids: (batch, time) int tensor, the targets of `lm_objective`.
         name: prefix of the layer names.
 
     Returns:
@@ -48,6 +55,10 @@ def rnn_encoder(x, mask, kind="lstm", units=128, layers=2, bidirectional=True, d
                       name=f"{name}_{kind}_{i}")
         layer = keras.layers.Bidirectional(rnn, name=f"{name}_bi_{i}") if bidirectional else rnn
         y = layer(x, mask=mask)  # (batch, time, units * directions)
+        if lm_objective and i == 0:
+            # The first layer only: above it, each direction has seen both sides.
+            y = LanguageModelObjective(bidirectional=bidirectional, name=f"{name}_lm_objective",
+                                       **lm_objective)(y, token_ids, mask=mask)
         if residual and i > 0:
             y = keras.layers.Add(name=f"{name}_residual_{i}")([x, y])
         if dropout:
