@@ -39,7 +39,8 @@ def check_recipe(recipe, source):
     for key, number in [("train.batch_size", recipe.train.batch_size), ("train.epochs", recipe.train.epochs),
                         ("model.encoder.units", recipe.model.encoder.units),
                         ("model.encoder.layers", recipe.model.encoder.layers),
-                        ("model.embedding.dim", recipe.model.embedding.dim)]:
+                        ("model.embedding.dim", recipe.model.embedding.dim),
+                        ("model.lm_objective.hidden", recipe.model.lm_objective.hidden)]:
         if number < 1:
             raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
     if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
@@ -50,6 +51,12 @@ def check_recipe(recipe, source):
                       ("model.encoder.recurrent_dropout", recipe.model.encoder.recurrent_dropout)]:
         if not 0.0 <= rate < 1.0:
             raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
+    lm = recipe.model.lm_objective
+    if lm.weight < 0:
+        raise RecipeError(f"{source}: 'model.lm_objective.weight' must be at least 0 (0 = off), found {lm.weight}")
+    if lm.vocabulary_size < 2:
+        raise RecipeError(f"{source}: 'model.lm_objective.vocabulary_size' must be at least 2, "
+                          f"found {lm.vocabulary_size}")
     if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":
         raise RecipeError(f"{source}: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: "
                           f"plateau' (which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
