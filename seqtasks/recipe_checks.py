@@ -36,6 +36,15 @@ def check_recipe(recipe, source):
     for key, name, table in checks:
         if name not in table:
             raise RecipeError(f"{source}: unknown {key} '{name}'; known: {', '.join(table)}")
+    _check_ranges(recipe, source)
+    if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":
+        raise RecipeError(f"{source}: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: "
+                          f"plateau' (which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
+    _check_data(recipe, source)
+
+
+def _check_ranges(recipe, source):
+    """Sizes, rates and weights: each out-of-range value names its key."""
     for key, number in [("train.batch_size", recipe.train.batch_size), ("train.epochs", recipe.train.epochs),
                         ("model.encoder.units", recipe.model.encoder.units),
                         ("model.encoder.layers", recipe.model.encoder.layers),
@@ -57,10 +66,6 @@ def check_recipe(recipe, source):
     if lm.vocabulary_size < 2:
         raise RecipeError(f"{source}: 'model.lm_objective.vocabulary_size' must be at least 2, "
                           f"found {lm.vocabulary_size}")
-    if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":
-        raise RecipeError(f"{source}: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: "
-                          f"plateau' (which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
-    _check_data(recipe, source)
 
 
 def _check_data(recipe, source):

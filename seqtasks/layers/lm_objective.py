@@ -93,8 +93,8 @@ class LanguageModelObjective(keras.layers.Layer):
         if self.bidirectional:
             parts.append((sequence[:, 1:, width:], targets[:, :-1], real[:, 1:] & real[:, :-1]))
         total, count = 0.0, 0.0
-        for (states, target, weight), (hidden, logits) in zip(parts, zip(self.hidden_layers, self.logit_layers)):
-            weight = ops.cast(weight, "float32")
+        for (states, target, real_target), hidden, logits in zip(parts, self.hidden_layers, self.logit_layers):
+            weight = ops.cast(real_target, "float32")
             n = ops.sum(weight)
             # Each direction's mean over its real targets, weighted by their number.
             total = total + n * self.cross_entropy(target, logits(hidden(states)), sample_weight=weight)
