@@ -143,7 +143,11 @@ class TrainRecipe:
     clipnorm: Optional[float] = 5.0
     weight_decay: Optional[float] = None
     ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
-    lr_schedule: str = "none"  # none | plateau | cosine
+    lr_schedule: str = "none"  # none | plateau | cosine | step
+    # step: the rate is multiplied by `lr_step_factor` after each epoch listed in
+    # `lr_step_epochs` (a plateau schedule's trace, replayed without reading dev).
+    lr_step_epochs: list = field(default_factory=list)
+    lr_step_factor: float = 0.5
     # Also train on the validation split (Flair's train_with_dev): all `epochs`
     # run and the last weights are kept; nothing reads dev to stop or pick.
     train_with_dev: bool = False

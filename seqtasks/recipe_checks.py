@@ -39,8 +39,25 @@ def check_recipe(recipe, source):
     _check_ranges(recipe, source)
     if recipe.train.train_with_dev and recipe.train.lr_schedule == "plateau":
         raise RecipeError(f"{source}: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: "
-                          f"plateau' (which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
+                          f"plateau' (which cuts the rate on dev scores) cannot be used; "
+                          f"use 'cosine', 'step' or 'none'")
+    _check_step_schedule(recipe.train, source)
     _check_data(recipe, source)
+
+
+def _check_step_schedule(t, source):
+    """`lr_step_epochs`: increasing whole epochs inside the run, needed by 'step'."""
+    epochs = t.lr_step_epochs
+    if t.lr_schedule == "step" and not epochs:
+        raise RecipeError(f"{source}: 'train.lr_schedule: step' needs 'train.lr_step_epochs', "
+                          f"e.g. [16, 24, 32] (the epochs after which the rate is multiplied by "
+                          f"'train.lr_step_factor')")
+    if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) for e in epochs) \
+            or any(b <= a for a, b in zip(epochs, epochs[1:])) or any(not 1 <= e < t.epochs for e in epochs):
+        raise RecipeError(f"{source}: 'train.lr_step_epochs' must be increasing whole epochs from 1 to "
+                          f"train.epochs - 1 ({t.epochs - 1}), found {epochs}")
+    if not 0.0 < t.lr_step_factor <= 1.0:
+        raise RecipeError(f"{source}: 'train.lr_step_factor' must be in (0, 1], found {t.lr_step_factor}")
 
 
 def _check_ranges(recipe, source):

@@ -76,7 +76,7 @@ OPTIMIZERS = {
     "sgd": _attr("keras.optimizers", "SGD"),
 }
 
-LR_SCHEDULES = {"none": _none, "plateau": _none, "cosine": _none}
+LR_SCHEDULES = {"none": _none, "plateau": _none, "cosine": _none, "step": _none}
 
 
 def resolve(table, name, what="component"):

@@ -195,11 +195,32 @@ def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
     with strategy_for(t).scope():
         model = build_model(recipe, preprocessor, scheme)
         optimizer = build_optimizer(t)
-        if t.lr_schedule == "cosine":
-            optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
-                t.learning_rate, decay_steps=t.epochs * steps_per_epoch)
+        schedule = _learning_rate_schedule(t, steps_per_epoch)
+        if schedule is not None:
+            optimizer.learning_rate = schedule
         model.compile(optimizer=optimizer)
     return model
+
+
+def _learning_rate_schedule(t, steps_per_epoch):
+    """The optimizer's step-indexed schedule for `train.lr_schedule` (None for
+    'none' and 'plateau', which keep a constant rate or change it from a callback).
+
+    A schedule on optimizer steps rather than a callback: it lives in the
+    optimizer, so `--resume` and distribution strategies carry it as they carry
+    the step counter.
+    """
+    import keras
+
+    if t.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(t.learning_rate, decay_steps=t.epochs * steps_per_epoch)
+    if t.lr_schedule == "step":
+        # The schedule reads the step counter before it is incremented, and
+        # `x <= boundary` keeps the old value: epoch E's last step is E * steps - 1.
+        boundaries = [epoch * steps_per_epoch - 1 for epoch in t.lr_step_epochs]
+        values = [t.learning_rate * t.lr_step_factor ** i for i in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return None
 
 
 def _evaluate_splits(recipe, model, evals, encoded, labels, scheme, directory, posts):

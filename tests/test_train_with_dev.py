@@ -102,4 +102,4 @@ def test_train_with_dev_refuses_a_dev_plateau_schedule():
         Recipe.from_dict({"train": {"train_with_dev": True, "lr_schedule": "plateau"}})
     assert str(err.value) == (
         "recipe: 'train.train_with_dev' trains on the dev split, so 'train.lr_schedule: plateau' "
-        "(which cuts the rate on dev scores) cannot be used; use 'cosine' or 'none'")
+        "(which cuts the rate on dev scores) cannot be used; use 'cosine', 'step' or 'none'")
