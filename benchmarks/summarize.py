@@ -14,11 +14,15 @@ def row(directory):
     metrics = json.loads((Path(directory) / "metrics.json").read_text())
     names = [m for m in MAIN[metrics["task"]] if m in metrics["test"]]
     test = ", ".join(f"{m} {100 * metrics['test'][m]:.2f}" for m in names)
-    dev = ", ".join(f"{m} {100 * metrics['validation'][m]:.2f}" for m in names)
+    if metrics.get("train_with_dev"):  # dev was training data: no held-out dev score, no best epoch
+        dev, epochs = "- (trained on train + dev)", f"{metrics['epochs_run']} (last kept)"
+    else:
+        dev = ", ".join(f"{m} {100 * metrics['validation'][m]:.2f}" for m in names)
+        epochs = f"{metrics['epochs_run']} ({metrics.get('best_epoch')})"
     baseline = metrics.get("baseline", {}).get("test")
     base = (f"acc {100 * baseline['accuracy']:.2f}, macro-F1 {100 * baseline['macro_f1']:.2f}"
             if baseline else "")
-    return (f"| {metrics['recipe']} | {test} | {dev} | {base} | {metrics['epochs_run']} ({metrics.get('best_epoch')}) "
+    return (f"| {metrics['recipe']} | {test} | {dev} | {base} | {epochs} "
             f"| {metrics['train_seconds'] / 60:.1f} | {metrics['train_tokens_per_second']:.0f} "
             f"| {metrics['predict_tokens_per_second']:.0f} | {metrics['padding_fraction']:.3f} |")
 
