@@ -52,10 +52,12 @@ def _check_step_schedule(t, source):
         raise RecipeError(f"{source}: 'train.lr_schedule: step' needs 'train.lr_step_epochs', "
                           f"e.g. [16, 24, 32] (the epochs after which the rate is multiplied by "
                           f"'train.lr_step_factor')")
+    # Epochs at or past `train.epochs` are allowed (never reached), so a short
+    # trial run (`--set train.epochs=3`) of a recipe with a step schedule works.
     if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) for e in epochs) \
-            or any(b <= a for a, b in zip(epochs, epochs[1:])) or any(not 1 <= e < t.epochs for e in epochs):
-        raise RecipeError(f"{source}: 'train.lr_step_epochs' must be increasing whole epochs from 1 to "
-                          f"train.epochs - 1 ({t.epochs - 1}), found {epochs}")
+            or any(b <= a for a, b in zip(epochs, epochs[1:])) or any(e < 1 for e in epochs):
+        raise RecipeError(f"{source}: 'train.lr_step_epochs' must be increasing whole epochs, each at least 1, "
+                          f"found {epochs}")
     if not 0.0 < t.lr_step_factor <= 1.0:
         raise RecipeError(f"{source}: 'train.lr_step_factor' must be in (0, 1], found {t.lr_step_factor}")
 

@@ -21,6 +21,14 @@ def test_step_schedule_changes_the_rate_at_epoch_boundaries():
     np.testing.assert_allclose(rates, [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
 
 
+def test_step_epochs_past_the_last_epoch_are_never_reached():
+    """A short trial of a recipe with a step schedule keeps the initial rate."""
+    train = Recipe.from_dict({"train": {"epochs": 3, "learning_rate": 0.01, "lr_schedule": "step",
+                                        "lr_step_epochs": [16, 24]}}).train
+    schedule = _learning_rate_schedule(train, steps_per_epoch=10)
+    assert float(schedule(3 * 10 - 1)) == pytest.approx(0.01)
+
+
 def test_none_and_plateau_keep_a_constant_optimizer_rate():
     for name in ("none", "plateau"):
         train = Recipe.from_dict({"train": {"lr_schedule": name}}).train
@@ -48,15 +56,12 @@ def test_step_schedule_trains_on_train_plus_dev_and_cuts_the_rate_each_epoch(tmp
     ({"lr_schedule": "step"},
      "recipe: 'train.lr_schedule: step' needs 'train.lr_step_epochs', e.g. [16, 24, 32] (the epochs after "
      "which the rate is multiplied by 'train.lr_step_factor')"),
-    ({"lr_schedule": "step", "epochs": 10, "lr_step_epochs": [4, 4]},
-     "recipe: 'train.lr_step_epochs' must be increasing whole epochs from 1 to train.epochs - 1 (9), "
-     "found [4, 4]"),
-    ({"lr_schedule": "step", "epochs": 10, "lr_step_epochs": [4, 10]},
-     "recipe: 'train.lr_step_epochs' must be increasing whole epochs from 1 to train.epochs - 1 (9), "
-     "found [4, 10]"),
-    ({"lr_schedule": "step", "epochs": 10, "lr_step_epochs": [2.5]},
-     "recipe: 'train.lr_step_epochs' must be increasing whole epochs from 1 to train.epochs - 1 (9), "
-     "found [2.5]"),
+    ({"lr_schedule": "step", "lr_step_epochs": [4, 4]},
+     "recipe: 'train.lr_step_epochs' must be increasing whole epochs, each at least 1, found [4, 4]"),
+    ({"lr_schedule": "step", "lr_step_epochs": [0, 4]},
+     "recipe: 'train.lr_step_epochs' must be increasing whole epochs, each at least 1, found [0, 4]"),
+    ({"lr_schedule": "step", "lr_step_epochs": [2.5]},
+     "recipe: 'train.lr_step_epochs' must be increasing whole epochs, each at least 1, found [2.5]"),
     ({"lr_schedule": "step", "lr_step_epochs": [2], "lr_step_factor": 0},
      "recipe: 'train.lr_step_factor' must be in (0, 1], found 0.0"),
     ({"lr_schedule": "step", "lr_step_epochs": [2], "lr_step_factor": 1.5},
