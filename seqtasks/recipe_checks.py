@@ -46,16 +46,16 @@ def check_recipe(recipe, source):
 
 
 def _check_step_schedule(t, source):
-    """`lr_step_epochs`: increasing whole epochs inside the run, needed by 'step'."""
+    """`lr_step_epochs`: increasing whole epochs from 1, needed by 'step'. Epochs
+    at or past `train.epochs` are allowed (never reached), so a short trial
+    (`--set train.epochs=3`) of a recipe with a step schedule still works."""
     epochs = t.lr_step_epochs
     if t.lr_schedule == "step" and not epochs:
         raise RecipeError(f"{source}: 'train.lr_schedule: step' needs 'train.lr_step_epochs', "
                           f"e.g. [16, 24, 32] (the epochs after which the rate is multiplied by "
                           f"'train.lr_step_factor')")
-    # Epochs at or past `train.epochs` are allowed (never reached), so a short
-    # trial run (`--set train.epochs=3`) of a recipe with a step schedule works.
-    if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) for e in epochs) \
-            or any(b <= a for a, b in zip(epochs, epochs[1:])) or any(e < 1 for e in epochs):
+    whole = isinstance(epochs, list) and all(type(e) is int for e in epochs)  # bool and float are not epochs
+    if not whole or epochs != sorted(set(epochs)) or (epochs and epochs[0] < 1):
         raise RecipeError(f"{source}: 'train.lr_step_epochs' must be increasing whole epochs, each at least 1, "
                           f"found {epochs}")
     if not 0.0 < t.lr_step_factor <= 1.0:
