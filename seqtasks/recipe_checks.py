@@ -73,6 +73,12 @@ def _check_ranges(recipe, source):
             raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
     if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
         raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
+    if recipe.train.adversarial_epsilon < 0:
+        raise RecipeError(f"{source}: 'train.adversarial_epsilon' must be at least 0 (0 = off), "
+                          f"found {recipe.train.adversarial_epsilon}")
+    if recipe.train.adversarial_epsilon and not recipe.model.embedding.trainable:
+        raise RecipeError(f"{source}: 'train.adversarial_epsilon' perturbs the word embedding, "
+                          f"which 'model.embedding.trainable: false' freezes")
     for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
                       ("model.embedding.singleton_dropout", recipe.model.embedding.singleton_dropout),
                       ("model.encoder.dropout", recipe.model.encoder.dropout),

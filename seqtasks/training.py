@@ -199,6 +199,7 @@ def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
         if schedule is not None:
             optimizer.learning_rate = schedule
         model.compile(optimizer=optimizer)
+    model.adversarial_epsilon = t.adversarial_epsilon
     return model
 
 

@@ -106,6 +106,22 @@ SCRIPT = textwrap.dedent(
     print("weight gap after one step", gap)
     assert gap < 1e-5
 
+    # -- 3b. the same with FGM adversarial training (the perturbation from the
+    #        whole batch's gradient on both; the train functions are rebuilt) --
+    for model in (dist, single):
+        model.adversarial_epsilon = 0.5
+        model.train_function = None
+    before = single.get_weights()
+    dist.fit(fixed.dataset(), epochs=1, verbose=0)
+    single.fit(fixed.dataset(), epochs=1, verbose=0)
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(dist.get_weights(), single.get_weights()))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(before, single.get_weights()))
+    print("adversarial step: weight gap", gap, "moved", moved)
+    assert gap < 1e-5 and moved > 1e-3
+    for model in (dist, single):
+        model.adversarial_epsilon = 0.0
+        model.train_function = None
+
     # -- 4. Viterbi under the strategy gives the single-device paths --
     want = single.predict_on_batch(x)
     ds = tf.data.Dataset.from_tensors(x)

@@ -21,6 +21,10 @@ class Task(keras.Model):
     """
 
     config_keys = ()
+    # The L2 norm of the adversarial perturbation of the word embedding table
+    # (`train.adversarial_epsilon`; 0 = plain training). Set by the trainer
+    # before `fit`, not saved: a loaded model trains plainly unless set again.
+    adversarial_epsilon = 0.0
 
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy()
@@ -37,6 +41,16 @@ class Task(keras.Model):
         if weighted_metrics == "auto":
             weighted_metrics = self.default_metrics()
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def train_step(self, data):
+        """Keras' step, or with `adversarial_epsilon` the clean plus adversarial
+        loss (see `seqtasks.tasks.adversarial`)."""
+        if not self.adversarial_epsilon:
+            return super().train_step(data)
+        from seqtasks.tasks.adversarial import adversarial_train_step
+
+        embedding = self.backbone.get_layer("token_embedding").embeddings
+        return adversarial_train_step(self, data, embedding, self.adversarial_epsilon)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable,

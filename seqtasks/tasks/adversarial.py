@@ -1,0 +1,79 @@
+"""Adversarial training on the word embedding (the fast gradient method).
+
+Miyato, Dai and Goodfellow (2017, "Adversarial Training Methods for
+Semi-Supervised Text Classification") and Yasunaga et al. (2018, for tagging)
+add to each batch's loss the loss under the worst small perturbation of the
+word embeddings, `r = epsilon * g / ||g||` with `g` the gradient of the loss
+with respect to them. The perturbation here is applied to the embedding table
+(the rows of the batch's words are the only ones with gradient), as the FGM
+recipes of the PyTorch NLP community do.
+
+The perturbed pass runs inside a `keras.StatelessScope` that maps the table to
+`table + r`: no variable is assigned and restored, so the step is safe under
+`tf.distribute` strategies; there the replicas' table gradients are summed
+first, so every replica takes the perturbation a single device would.
+"""
+
+import keras
+import tensorflow as tf  # the step is Keras' TensorFlow train_step with a second pass
+from keras.src.losses import loss as loss_module  # the helper Keras' own TF train_step uses
+
+
+def adversarial_train_step(model, data, embedding, epsilon):
+    """One training step on the clean loss plus the adversarial loss.
+
+    Mirrors `keras.src.backend.tensorflow.trainer.TensorFlowTrainer.train_step`
+    (same loss, tracker and metrics) and adds the perturbed pass; `add_loss`
+    terms are counted in the clean pass only.
+
+    Args:
+        model: a compiled `keras.Model` (a `Task`).
+        data: the batch as `fit` passes it (`x`, `y`, optional `sample_weight`).
+        embedding: the trainable embedding table (a `keras.Variable`) to perturb.
+        epsilon: the L2 norm of the perturbation of the whole table.
+
+    Returns:
+        The metrics dict of `model.compute_metrics` on the clean predictions.
+    """
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    weights = model.trainable_weights
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        batch_size = tf.shape(next(i for i in tf.nest.flatten(x) if i is not None))[0]
+        model._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=batch_size)
+        loss = model.optimizer.scale_loss(loss)
+    gradients = [_dense(g) for g in tape.gradient(loss, weights)]
+    index = next(i for i, w in enumerate(weights) if w is embedding)
+    direction = tf.stop_gradient(gradients[index])
+    replicas = tf.distribute.get_replica_context()
+    if replicas is not None and replicas.num_replicas_in_sync > 1:
+        # the loss is pre-divided by the replica count, so the sum is the batch's gradient
+        direction = replicas.all_reduce("SUM", direction)
+    perturbation = epsilon * direction / (tf.norm(direction) + 1e-12)
+    with tf.GradientTape() as tape:
+        perturbed = embedding.value + tf.cast(perturbation, embedding.value.dtype)
+        with keras.StatelessScope(state_mapping=[(embedding, perturbed)]):
+            adversarial_pred = model(x, training=True)
+            adversarial_loss = model._compute_loss(x=x, y=y, y_pred=adversarial_pred,
+                                                   sample_weight=sample_weight, training=True)
+        adversarial_loss = model.optimizer.scale_loss(adversarial_loss)
+    adversarial = tape.gradient(adversarial_loss, weights)
+    gradients = [_sum(g, _dense(a)) for g, a in zip(gradients, adversarial)]
+    model.optimizer.apply_gradients(zip(gradients, weights))
+    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def _dense(gradient):
+    """An embedding's `IndexedSlices` gradient as a dense tensor, so the two
+    passes' gradients add and the table's gradient has a norm."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
+def _sum(clean, adversarial):
+    """The two passes' gradients of one weight (None where a pass gave none)."""
+    if clean is None or adversarial is None:
+        return adversarial if clean is None else clean
+    return clean + adversarial
