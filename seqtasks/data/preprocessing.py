@@ -174,7 +174,7 @@ class Preprocessor:
         if missing:
             raise DataError(f"input: this model also reads the token features {self.token_features}; "
                             f"missing {missing} (give CoNLL input with those columns, or dicts "
-                            f"with 'tokens' and {missing[0]!r})")
+                            f"with 'tokens' and {', '.join(repr(m) for m in missing)})")
         ids = np.zeros((len(tokens), len(self.token_features)), dtype=np.int32)
         for k, name in enumerate(self.token_features):
             values = features[name]
