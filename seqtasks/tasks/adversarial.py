@@ -45,12 +45,7 @@ def adversarial_train_step(model, data, embedding, epsilon):
         loss = model.optimizer.scale_loss(loss)
     gradients = [_dense(g) for g in tape.gradient(loss, weights)]
     index = next(i for i, w in enumerate(weights) if w is embedding)
-    direction = tf.stop_gradient(gradients[index])
-    replicas = tf.distribute.get_replica_context()
-    if replicas is not None and replicas.num_replicas_in_sync > 1:
-        # the loss is pre-divided by the replica count, so the sum is the batch's gradient
-        direction = replicas.all_reduce("SUM", direction)
-    perturbation = epsilon * direction / (tf.norm(direction) + 1e-12)
+    perturbation = _perturbation(gradients[index], epsilon)
     with tf.GradientTape() as tape:
         perturbed = embedding.value + tf.cast(perturbation, embedding.value.dtype)
         with keras.StatelessScope(state_mapping=[(embedding, perturbed)]):
@@ -62,6 +57,16 @@ def adversarial_train_step(model, data, embedding, epsilon):
     gradients = [_sum(g, _dense(a)) for g, a in zip(gradients, adversarial)]
     model.optimizer.apply_gradients(zip(gradients, weights))
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def _perturbation(gradient, epsilon):
+    """`epsilon * g / ||g||` for the table's gradient `g` on the whole batch."""
+    direction = tf.stop_gradient(gradient)
+    replicas = tf.distribute.get_replica_context()
+    if replicas is not None and replicas.num_replicas_in_sync > 1:
+        # the loss is pre-divided by the replica count, so the sum is the batch's gradient
+        direction = replicas.all_reduce("SUM", direction)
+    return epsilon * direction / (tf.norm(direction) + 1e-12)
 
 
 def _dense(gradient):
