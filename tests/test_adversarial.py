@@ -41,7 +41,7 @@ def test_step_adds_the_gradient_at_the_perturbed_embedding():
     table itself carries no perturbation afterwards."""
     model = make_classifier()
     x, y = batch()
-    table = model.backbone.get_layer("token_embedding").embeddings
+    table = model.backbone.token_embeddings
     start = [w.numpy() for w in model.trainable_weights]
     clean = gradients(model, x, y)
     index = next(i for i, w in enumerate(model.trainable_weights) if w is table)

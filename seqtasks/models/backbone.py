@@ -86,12 +86,17 @@ class Backbone(keras.Model):
     def bidirectional(self):
         return self.encoder.get("bidirectional", True)
 
+    @property
+    def token_embeddings(self):
+        """The word embedding table, a `keras.Variable` (vocabulary_size, embedding_dim)."""
+        return self.get_layer("token_embedding").embeddings
+
     def set_embeddings(self, matrix):
         """Loads pretrained vectors (vocabulary_size, embedding_dim) into the embedding.
 
         The vectors become weights, saved with the model, not part of the config.
         """
-        self.get_layer("token_embedding").embeddings.assign(matrix)
+        self.token_embeddings.assign(matrix)
 
     def get_config(self):
         return {

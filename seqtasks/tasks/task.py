@@ -49,8 +49,7 @@ class Task(keras.Model):
             return super().train_step(data)
         from seqtasks.tasks.adversarial import adversarial_train_step
 
-        embedding = self.backbone.get_layer("token_embedding").embeddings
-        return adversarial_train_step(self, data, embedding, self.adversarial_epsilon)
+        return adversarial_train_step(self, data, self.backbone.token_embeddings, self.adversarial_epsilon)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable,
