@@ -144,8 +144,11 @@ class TrainRecipe:
     weight_decay: Optional[float] = None
     ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
     # FGM adversarial training: the loss under a perturbation of this L2 norm of
-    # the word embedding table is added to each batch's loss (0 = off; doubles step time)
+    # the word representations is added to each batch's loss (0 = off; doubles
+    # step time), the norm taken over the embedding table's gradient on the
+    # whole batch ("batch") or over each sentence's word features ("sentence")
     adversarial_epsilon: float = 0.0
+    adversarial_norm: str = "batch"
     lr_schedule: str = "none"  # none | plateau | cosine | step
     # step: the rate is multiplied by `lr_step_factor` after each epoch listed in
     # `lr_step_epochs` (a plateau schedule's trace, replayed without reading dev).

@@ -32,6 +32,7 @@ def check_recipe(recipe, source):
         ("train.lr_schedule", recipe.train.lr_schedule, registry.LR_SCHEDULES),
         ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),
         ("train.distribute", recipe.train.distribute, ("auto", "none", "mirrored")),
+        ("train.adversarial_norm", recipe.train.adversarial_norm, ("batch", "sentence")),
     ]
     for key, name, table in checks:
         if name not in table:
@@ -76,9 +77,11 @@ def _check_ranges(recipe, source):
     if recipe.train.adversarial_epsilon < 0:
         raise RecipeError(f"{source}: 'train.adversarial_epsilon' must be at least 0 (0 = off), "
                           f"found {recipe.train.adversarial_epsilon}")
-    if recipe.train.adversarial_epsilon and not recipe.model.embedding.trainable:
-        raise RecipeError(f"{source}: 'train.adversarial_epsilon' perturbs the word embedding, "
-                          f"which 'model.embedding.trainable: false' freezes")
+    if (recipe.train.adversarial_epsilon and recipe.train.adversarial_norm == "batch"
+            and not recipe.model.embedding.trainable):
+        raise RecipeError(f"{source}: 'train.adversarial_epsilon' with 'train.adversarial_norm: batch' "
+                          f"perturbs the word embedding table, which 'model.embedding.trainable: false' "
+                          f"freezes; use 'train.adversarial_norm: sentence'")
     for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
                       ("model.embedding.singleton_dropout", recipe.model.embedding.singleton_dropout),
                       ("model.encoder.dropout", recipe.model.encoder.dropout),

@@ -200,6 +200,7 @@ def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
             optimizer.learning_rate = schedule
         model.compile(optimizer=optimizer)
     model.adversarial_epsilon = t.adversarial_epsilon
+    model.adversarial_norm = t.adversarial_norm
     return model
 
 

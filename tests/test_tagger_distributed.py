@@ -106,18 +106,20 @@ SCRIPT = textwrap.dedent(
     print("weight gap after one step", gap)
     assert gap < 1e-5
 
-    # -- 3b. the same with FGM adversarial training (the perturbation from the
-    #        whole batch's gradient on both; the train functions are rebuilt) --
-    for model in (dist, single):
-        model.adversarial_epsilon = 0.5
-        model.train_function = None
-    before = single.get_weights()
-    dist.fit(fixed.dataset(), epochs=1, verbose=0)
-    single.fit(fixed.dataset(), epochs=1, verbose=0)
-    gap = max(float(np.abs(a - b).max()) for a, b in zip(dist.get_weights(), single.get_weights()))
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(before, single.get_weights()))
-    print("adversarial step: weight gap", gap, "moved", moved)
-    assert gap < 1e-5 and moved > 1e-3
+    # -- 3b. the same with FGM adversarial training, the perturbation from the
+    #        whole batch's gradient ("batch") or per sentence ("sentence"),
+    #        on both; the train functions are rebuilt --
+    for norm in ("batch", "sentence"):
+        for model in (dist, single):
+            model.adversarial_epsilon, model.adversarial_norm = 0.5, norm
+            model.train_function = None
+        before = single.get_weights()
+        dist.fit(fixed.dataset(), epochs=1, verbose=0)
+        single.fit(fixed.dataset(), epochs=1, verbose=0)
+        gap = max(float(np.abs(a - b).max()) for a, b in zip(dist.get_weights(), single.get_weights()))
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(before, single.get_weights()))
+        print("adversarial step", norm, ": weight gap", gap, "moved", moved)
+        assert gap < 1e-5 and moved > 1e-3
     for model in (dist, single):
         model.adversarial_epsilon = 0.0
         model.train_function = None

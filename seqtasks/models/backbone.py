@@ -2,6 +2,7 @@
 
 import keras
 
+from seqtasks.layers.perturbation import WordFeaturePerturbation
 from seqtasks.layers.token_dropout import TokenDropout
 from seqtasks.models.encoders import rnn_encoder
 from seqtasks.registry import CHAR_FEATURES, resolve
@@ -62,6 +63,8 @@ class Backbone(keras.Model):
                                    char_embedding_dim, char_dim, char_kernel_size)
         if feature_vocabulary_sizes:
             x = _add_token_features(x, inputs, feature_vocabulary_sizes, feature_dim)
+        # identity unless adversarial training perturbs the word features per sentence
+        x = WordFeaturePerturbation(name="word_feature_perturbation")(x)
         if embedding_dropout:
             x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
         outputs = rnn_encoder(x, padding_mask, token_ids=token_ids, **encoder)

@@ -1,25 +1,35 @@
-"""Adversarial training on the word embedding (the fast gradient method).
+"""Adversarial training on the word representations (the fast gradient method).
 
 Miyato, Dai and Goodfellow (2017, "Adversarial Training Methods for
 Semi-Supervised Text Classification") and Yasunaga et al. (2018, for tagging)
 add to each batch's loss the loss under the worst small perturbation of the
 word embeddings, `r = epsilon * g / ||g||` with `g` the gradient of the loss
-with respect to them. The perturbation here is applied to the embedding table
-(the rows of the batch's words are the only ones with gradient), as the FGM
-recipes of the PyTorch NLP community do.
+with respect to them. Two ways to take the norm (`train.adversarial_norm`):
 
-The perturbed pass runs inside a `keras.StatelessScope` that maps the table to
-`table + r`: no variable is assigned and restored, so the step is safe under
-`tf.distribute` strategies; there the replicas' table gradients are summed
-first, so every replica takes the perturbation a single device would.
+- "batch": the perturbation is applied to the embedding table (the rows of the
+  batch's words are the only ones with gradient) with one norm for the whole
+  batch, as the FGM recipes of the PyTorch NLP community do. The perturbed
+  pass runs inside a `keras.StatelessScope` that maps the table to
+  `table + r`: no variable is assigned and restored, so the step is safe under
+  `tf.distribute` strategies; there the replicas' table gradients are summed
+  first, so every replica takes the perturbation a single device would.
+- "sentence": as in the two papers, each sentence's word representations (the
+  concatenated word, character and token features, at the backbone's
+  `WordFeaturePerturbation` layer) move by `epsilon` along their own
+  normalised gradient. A sentence's gradient depends on that sentence only,
+  so replicas need no exchange.
 """
+
+import contextlib
 
 import keras
 import tensorflow as tf  # the step is Keras' TensorFlow train_step with a second pass
 from keras.src.losses import loss as loss_module  # the helper Keras' own TF train_step uses
 
+from seqtasks.layers.perturbation import perturb_word_features
 
-def adversarial_train_step(model, data, embedding, epsilon):
+
+def adversarial_train_step(model, data, epsilon, norm="batch"):
     """One training step on the clean loss plus the adversarial loss.
 
     Mirrors `keras.src.backend.tensorflow.trainer.TensorFlowTrainer.train_step`
@@ -27,28 +37,39 @@ def adversarial_train_step(model, data, embedding, epsilon):
     terms are counted in the clean pass only.
 
     Args:
-        model: a compiled `keras.Model` (a `Task`).
+        model: a compiled `keras.Model` (a `Task`) with a `backbone`.
         data: the batch as `fit` passes it (`x`, `y`, optional `sample_weight`).
-        embedding: the trainable embedding table (a `keras.Variable`) to perturb.
-        epsilon: the L2 norm of the perturbation of the whole table.
+        epsilon: the L2 norm of the perturbation (of the whole table for the
+            batch, or of each sentence's word features).
+        norm: "batch" or "sentence" (see the module docstring).
 
     Returns:
         The metrics dict of `model.compute_metrics` on the clean predictions.
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     weights = model.trainable_weights
+    features = []  # the word features of the clean pass, watched by the tape
     with tf.GradientTape() as tape:
-        y_pred = model(x, training=True)
+        watch = perturb_word_features(lambda f: _watched(tape, f, features))
+        with watch if norm == "sentence" else contextlib.nullcontext():
+            y_pred = model(x, training=True)
         loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         batch_size = tf.shape(next(i for i in tf.nest.flatten(x) if i is not None))[0]
         model._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=batch_size)
         loss = model.optimizer.scale_loss(loss)
-    gradients = [_dense(g) for g in tape.gradient(loss, weights)]
-    index = next(i for i, w in enumerate(weights) if w is embedding)
-    perturbation = _perturbation(gradients[index], epsilon)
+    gradients = [_dense(g) for g in tape.gradient(loss, weights + features)]
+    if norm == "sentence":
+        perturbation = _sentence_perturbation(gradients.pop(), epsilon)
+        perturbed = lambda: perturb_word_features(lambda f: f + tf.cast(perturbation, f.dtype))  # noqa: E731
+    else:
+        table = model.backbone.token_embeddings
+        index = next(i for i, w in enumerate(weights) if w is table)
+        perturbation = _batch_perturbation(gradients[index], epsilon)
+        # the table is read inside the tape, so the adversarial loss reaches it
+        perturbed = lambda: keras.StatelessScope(  # noqa: E731
+            state_mapping=[(table, table.value + tf.cast(perturbation, table.value.dtype))])
     with tf.GradientTape() as tape:
-        perturbed = embedding.value + tf.cast(perturbation, embedding.value.dtype)
-        with keras.StatelessScope(state_mapping=[(embedding, perturbed)]):
+        with perturbed():
             adversarial_pred = model(x, training=True)
             adversarial_loss = model._compute_loss(x=x, y=y, y_pred=adversarial_pred,
                                                    sample_weight=sample_weight, training=True)
@@ -59,7 +80,21 @@ def adversarial_train_step(model, data, embedding, epsilon):
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
-def _perturbation(gradient, epsilon):
+def _watched(tape, features, found):
+    """Makes the tape a path to the word features and keeps them in `found`."""
+    tape.watch(features)
+    found.append(features)
+    return features
+
+
+def _sentence_perturbation(gradient, epsilon):
+    """`epsilon * g / ||g||` with one norm per sentence over its (time, features)."""
+    direction = tf.stop_gradient(gradient)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(direction), axis=[1, 2], keepdims=True))
+    return epsilon * direction / (norm + 1e-12)
+
+
+def _batch_perturbation(gradient, epsilon):
     """`epsilon * g / ||g||` for the table's gradient `g` on the whole batch."""
     direction = tf.stop_gradient(gradient)
     replicas = tf.distribute.get_replica_context()

@@ -21,10 +21,12 @@ class Task(keras.Model):
     """
 
     config_keys = ()
-    # The L2 norm of the adversarial perturbation of the word embedding table
-    # (`train.adversarial_epsilon`; 0 = plain training). Set by the trainer
+    # The L2 norm of the adversarial perturbation of the word representations
+    # (`train.adversarial_epsilon`; 0 = plain training) and what it is the norm
+    # of ("batch" or "sentence", `train.adversarial_norm`). Set by the trainer
     # before `fit`, not saved: a loaded model trains plainly unless set again.
     adversarial_epsilon = 0.0
+    adversarial_norm = "batch"
 
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy()
@@ -49,7 +51,7 @@ class Task(keras.Model):
             return super().train_step(data)
         from seqtasks.tasks.adversarial import adversarial_train_step
 
-        return adversarial_train_step(self, data, self.backbone.token_embeddings, self.adversarial_epsilon)
+        return adversarial_train_step(self, data, self.adversarial_epsilon, self.adversarial_norm)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable,
