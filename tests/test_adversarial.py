@@ -14,7 +14,8 @@ EPSILON = 0.5
 
 def make_classifier(vocabulary_size=20):
     keras.utils.set_random_seed(3)
-    backbone = Backbone(vocabulary_size=vocabulary_size, embedding_dim=8, encoder={"kind": "gru", "units": 8, "layers": 1})
+    backbone = Backbone(vocabulary_size=vocabulary_size, embedding_dim=8,
+                        encoder={"kind": "gru", "units": 8, "layers": 1})
     model = Classifier(backbone, num_labels=2, pooling="mean")
     model.compile(optimizer=keras.optimizers.SGD(1.0))
     return model

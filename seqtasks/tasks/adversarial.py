@@ -50,26 +50,17 @@ def adversarial_train_step(model, data, epsilon, norm="batch"):
     weights = model.trainable_weights
     features = []  # the word features of the clean pass, watched by the tape
     with tf.GradientTape() as tape:
-        watch = perturb_word_features(lambda f: _watched(tape, f, features))
-        with watch if norm == "sentence" else contextlib.nullcontext():
+        with _watching(tape, features) if norm == "sentence" else contextlib.nullcontext():
             y_pred = model(x, training=True)
         loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         batch_size = tf.shape(next(i for i in tf.nest.flatten(x) if i is not None))[0]
         model._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=batch_size)
         loss = model.optimizer.scale_loss(loss)
     gradients = [_dense(g) for g in tape.gradient(loss, weights + features)]
-    if norm == "sentence":
-        perturbation = _sentence_perturbation(gradients.pop(), epsilon)
-        perturbed = lambda: perturb_word_features(lambda f: f + tf.cast(perturbation, f.dtype))  # noqa: E731
-    else:
-        table = model.backbone.token_embeddings
-        index = next(i for i, w in enumerate(weights) if w is table)
-        perturbation = _batch_perturbation(gradients[index], epsilon)
-        # the table is read inside the tape, so the adversarial loss reaches it
-        perturbed = lambda: keras.StatelessScope(  # noqa: E731
-            state_mapping=[(table, table.value + tf.cast(perturbation, table.value.dtype))])
+    features_gradient = gradients.pop() if features else None
     with tf.GradientTape() as tape:
-        with perturbed():
+        # the scope reads the table inside this tape, so the adversarial loss reaches it
+        with _perturbed(model, weights, gradients, features_gradient, epsilon):
             adversarial_pred = model(x, training=True)
             adversarial_loss = model._compute_loss(x=x, y=y, y_pred=adversarial_pred,
                                                    sample_weight=sample_weight, training=True)
@@ -80,28 +71,36 @@ def adversarial_train_step(model, data, epsilon, norm="batch"):
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
-def _watched(tape, features, found):
-    """Makes the tape a path to the word features and keeps them in `found`."""
-    tape.watch(features)
-    found.append(features)
-    return features
+def _watching(tape, found):
+    """A scope in which the tape watches the word features and keeps them in `found`."""
+    def watch(features):
+        tape.watch(features)
+        found.append(features)
+        return features
+    return perturb_word_features(watch)
 
 
-def _sentence_perturbation(gradient, epsilon):
-    """`epsilon * g / ||g||` with one norm per sentence over its (time, features)."""
-    direction = tf.stop_gradient(gradient)
-    norm = tf.sqrt(tf.reduce_sum(tf.square(direction), axis=[1, 2], keepdims=True))
-    return epsilon * direction / (norm + 1e-12)
+def _perturbed(model, weights, gradients, features_gradient, epsilon):
+    """The scope of the adversarial pass: with the word features' gradient
+    (sentence norm) each sentence's features move by `epsilon`, otherwise the
+    table moves by `epsilon` along its gradient on the whole batch."""
+    if features_gradient is not None:
+        perturbation = epsilon * tf.math.l2_normalize(tf.stop_gradient(features_gradient), axis=[1, 2])
+        return perturb_word_features(lambda f: f + tf.cast(perturbation, f.dtype))
+    table = model.backbone.token_embeddings
+    gradient = gradients[next(i for i, w in enumerate(weights) if w is table)]
+    perturbation = epsilon * tf.math.l2_normalize(_batch_sum(tf.stop_gradient(gradient)))
+    moved = table.value + tf.cast(perturbation, table.value.dtype)
+    return keras.StatelessScope(state_mapping=[(table, moved)])
 
 
-def _batch_perturbation(gradient, epsilon):
-    """`epsilon * g / ||g||` for the table's gradient `g` on the whole batch."""
-    direction = tf.stop_gradient(gradient)
+def _batch_sum(gradient):
+    """The table gradient of the whole batch: under a strategy, the replicas' sum
+    (each replica's loss is pre-divided by the replica count)."""
     replicas = tf.distribute.get_replica_context()
     if replicas is not None and replicas.num_replicas_in_sync > 1:
-        # the loss is pre-divided by the replica count, so the sum is the batch's gradient
-        direction = replicas.all_reduce("SUM", direction)
-    return epsilon * direction / (tf.norm(direction) + 1e-12)
+        return replicas.all_reduce("SUM", gradient)
+    return gradient
 
 
 def _dense(gradient):
