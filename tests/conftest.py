@@ -16,6 +16,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# A guard against a hung subprocess, not a speed check: a slow or shared machine
+# ran the two-device training past 400 s, so the bound is generous.
+SUBPROCESS_TIMEOUT = 1200
 CRF_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "ner_conll2003_bilstm_crf.yaml"
 # Small model, 1000 training sentences, 4 epochs (about 45 s on a loaded 2-core machine).
 SMALL = ["data.limit.train=1000", "data.limit.validation=300", "data.limit.test=300",

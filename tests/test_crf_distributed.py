@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import SUBPROCESS_TIMEOUT
+
 TESTS = Path(__file__).resolve().parent
 
 SCRIPT = textwrap.dedent(
@@ -87,7 +89,7 @@ def test_crf_model_under_mirrored_strategy():
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT
     )
     assert result.returncode == 0 and "DISTRIBUTED_OK" in result.stdout, (
         result.stdout[-3000:] + result.stderr[-3000:]

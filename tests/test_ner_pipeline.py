@@ -19,14 +19,14 @@ from seqtasks.data import schemes
 from seqtasks.errors import DataError
 from seqtasks.recipe import Recipe
 
-from conftest import CRF_RECIPE, SMALL
+from conftest import CRF_RECIPE, SMALL, SUBPROCESS_TIMEOUT
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX_RECIPE = ROOT / "recipes" / "ner_conll2003_bilstm_softmax.yaml"
 SENTENCE = "EU rejects German call to boycott British lamb ."
 
 
-def cli(*args, timeout=240):
+def cli(*args, timeout=SUBPROCESS_TIMEOUT):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)

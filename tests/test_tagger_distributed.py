@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import SUBPROCESS_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = textwrap.dedent(
@@ -162,7 +164,7 @@ def test_real_tagger_under_mirrored_strategy(tmp_path):
     env.setdefault("HF_DATASETS_OFFLINE", "1")
     env["HF_HOME"] = str(tmp_path / "hf")
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run")], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=400)
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 0 and "DISTRIBUTED_OK" in result.stdout, (
         result.stdout[-3000:] + result.stderr[-3000:]
     )

@@ -21,6 +21,8 @@ from seqtasks.data.sources import load_data
 from seqtasks.errors import DataError, RecipeError
 from seqtasks.recipe import Recipe
 
+from conftest import SUBPROCESS_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK_RECIPE = ROOT / "recipes" / "chunk_conll2003_bilstm_crf.yaml"
 CONLL = "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\nsaid VBD B-VP O\n"
@@ -135,7 +137,7 @@ def test_features_change_predictions_and_survive_save_load(chunk_run):
 def _cli(*args):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
 
 
 def test_cli_predict_reads_feature_columns_from_conll(chunk_run, tmp_path):
