@@ -56,3 +56,15 @@ def crf_run(data_root, tmp_path_factory):
     import seqtasks
 
     return seqtasks.train(CRF_RECIPE, overrides=SMALL, output=tmp_path_factory.mktemp("ner") / "run")
+
+
+# The two-logical-device trainings are the longest files; run them first so
+# that the two xdist workers do not end with one of them alone on one core.
+_FIRST = ("test_tagger_distributed.py", "test_crf_distributed.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return _FIRST.index(item.path.name) if item.path.name in _FIRST else len(_FIRST)
+
+    items.sort(key=rank)  # a stable sort keeps the rest in their order
