@@ -1,6 +1,8 @@
 """Test setup: few CPU threads, quiet TensorFlow, a throw-away Hugging Face cache."""
 
 import os
+import subprocess
+import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,13 +21,26 @@ import pytest  # noqa: E402
 # A guard against a hung subprocess, not a speed check: a slow or shared machine
 # ran the two-device training past 400 s, so the bound is generous.
 SUBPROCESS_TIMEOUT = 1200
-CRF_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "ner_conll2003_bilstm_crf.yaml"
+REPO = Path(__file__).resolve().parent.parent
+CRF_RECIPE = REPO / "recipes" / "ner_conll2003_bilstm_crf.yaml"
 # Small model, 1000 training sentences, 4 epochs (about 45 s on a loaded 2-core machine).
 SMALL = ["data.limit.train=1000", "data.limit.validation=300", "data.limit.test=300",
          "model.embedding.dim=32", "model.char_features.embedding_dim=16", "model.char_features.dim=24",
          "model.encoder.units=32", "model.encoder.layers=1", "train.epochs=4",
          "train.learning_rate=0.01", "train.verbose=0", "evaluate.plots=false",
          "train.train_with_dev=false"]  # the recipe trains on train + dev; the slice tests score dev
+
+
+def run_cli(*args, cwd=REPO, env=None):
+    """`python -m seqtasks ARGS` in a subprocess with this checkout importable.
+
+    Returns:
+        The `subprocess.CompletedProcess`, with text stdout and stderr.
+    """
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
 
 
 def pytest_configure(config):

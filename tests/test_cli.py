@@ -12,26 +12,17 @@ return value) and one of each path also runs as a real process.
 """
 
 import json
-import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import SUBPROCESS_TIMEOUT
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {"DET": ["the", "a"], "NOUN": ["cat", "dog", "tree"], "VERB": ["sees", "likes"], "PUNCT": ["."]}
-
-
-def run_cli(*args, cwd=None, env=None):
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=full_env, timeout=SUBPROCESS_TIMEOUT)
 
 
 class InProcess:

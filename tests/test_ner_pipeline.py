@@ -6,9 +6,6 @@ here and never skip. Every training is tiny (2 CPU cores shared).
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +16,12 @@ from seqtasks.data import schemes
 from seqtasks.errors import DataError
 from seqtasks.recipe import Recipe
 
-from conftest import CRF_RECIPE, SMALL, SUBPROCESS_TIMEOUT
+from conftest import SMALL
+from conftest import run_cli as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX_RECIPE = ROOT / "recipes" / "ner_conll2003_bilstm_softmax.yaml"
 SENTENCE = "EU rejects German call to boycott British lamb ."
-
-
-def cli(*args, timeout=SUBPROCESS_TIMEOUT):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 # -- CoNLL-2003: a short training with the real recipe -------------------------------------

@@ -5,9 +5,6 @@ chunking training uses a slice of CoNLL-2003 (skipped without the benchmark data
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import datasets
@@ -21,7 +18,7 @@ from seqtasks.data.sources import load_data
 from seqtasks.errors import DataError, RecipeError
 from seqtasks.recipe import Recipe
 
-from conftest import SUBPROCESS_TIMEOUT
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK_RECIPE = ROOT / "recipes" / "chunk_conll2003_bilstm_crf.yaml"
@@ -134,20 +131,14 @@ def test_features_change_predictions_and_survive_save_load(chunk_run):
         first.predict("The new plan runs fast.")
 
 
-def _cli(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "seqtasks", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
-
-
 def test_cli_predict_reads_feature_columns_from_conll(chunk_run, tmp_path):
     good = _write(tmp_path, "in.conll", CONLL)
-    done = _cli("predict", chunk_run.directory, "--input", good, "--format", "conll")
+    done = run_cli("predict", chunk_run.directory, "--input", good, "--format", "conll")
     assert done.returncode == 0, done.stderr
     rows = [line.split("\t") for line in done.stdout.strip().splitlines() if line]
     assert [r[0] for r in rows] == ["EU", "rejects", "German", "Peter", "said"]
     short = _write(tmp_path, "short.conll", "EU\nrejects\n")
-    done = _cli("predict", chunk_run.directory, "--input", short)
+    done = run_cli("predict", chunk_run.directory, "--input", short)
     assert done.returncode == 2
     assert f"{short}:1: expected at least 2 columns (token and features ['pos']), found 1" in done.stderr
 
