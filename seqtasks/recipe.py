@@ -149,6 +149,11 @@ class TrainRecipe:
     # whole batch ("batch") or over each sentence's word features ("sentence")
     adversarial_epsilon: float = 0.0
     adversarial_norm: str = "batch"
+    # VAT (Miyato et al. 2017): the divergence of the outputs under the
+    # label-free worst perturbation of this L2 norm of each sentence's word
+    # features is added to the loss (0 = off; softmax outputs only; two more
+    # passes per step, on top of FGM's one when both are on)
+    virtual_adversarial_epsilon: float = 0.0
     lr_schedule: str = "none"  # none | plateau | cosine | step
     # step: the rate is multiplied by `lr_step_factor` after each epoch listed in
     # `lr_step_epochs` (a plateau schedule's trace, replayed without reading dev).

@@ -77,6 +77,13 @@ def _check_ranges(recipe, source):
     if recipe.train.adversarial_epsilon < 0:
         raise RecipeError(f"{source}: 'train.adversarial_epsilon' must be at least 0 (0 = off), "
                           f"found {recipe.train.adversarial_epsilon}")
+    if recipe.train.virtual_adversarial_epsilon < 0:
+        raise RecipeError(f"{source}: 'train.virtual_adversarial_epsilon' must be at least 0 (0 = off), "
+                          f"found {recipe.train.virtual_adversarial_epsilon}")
+    if recipe.train.virtual_adversarial_epsilon and recipe.model.head.kind == "crf":
+        raise RecipeError(f"{source}: 'train.virtual_adversarial_epsilon' needs a softmax output to compare, "
+                          f"which 'model.head.kind: crf' does not give; use 'model.head.kind: softmax' "
+                          f"or 'train.adversarial_epsilon'")
     if (recipe.train.adversarial_epsilon and recipe.train.adversarial_norm == "batch"
             and not recipe.model.embedding.trainable):
         raise RecipeError(f"{source}: 'train.adversarial_epsilon' with 'train.adversarial_norm: batch' "

@@ -201,6 +201,7 @@ def _compiled_model(recipe, preprocessor, scheme, steps_per_epoch):
         model.compile(optimizer=optimizer)
     model.adversarial_epsilon = t.adversarial_epsilon
     model.adversarial_norm = t.adversarial_norm
+    model.virtual_adversarial_epsilon = t.virtual_adversarial_epsilon
     return model
 
 

@@ -27,21 +27,24 @@ import tensorflow as tf  # the step is Keras' TensorFlow train_step with a secon
 from keras.src.losses import loss as loss_module  # the helper Keras' own TF train_step uses
 
 from seqtasks.layers.perturbation import perturb_word_features
+from seqtasks.tasks.virtual_adversarial import virtual_adversarial_loss
 
 
-def adversarial_train_step(model, data, epsilon, norm="batch"):
-    """One training step on the clean loss plus the adversarial loss.
+def adversarial_train_step(model, data, epsilon, norm="batch", virtual_epsilon=0.0):
+    """One training step on the clean loss plus the adversarial loss (FGM)
+    and/or the virtual adversarial loss (VAT, `seqtasks.tasks.virtual_adversarial`).
 
     Mirrors `keras.src.backend.tensorflow.trainer.TensorFlowTrainer.train_step`
-    (same loss, tracker and metrics) and adds the perturbed pass; `add_loss`
-    terms are counted in the clean pass only.
+    (same loss, tracker and metrics) and adds the perturbed passes; `add_loss`
+    terms are counted in the clean pass only, and the tracked loss is the clean one.
 
     Args:
         model: a compiled `keras.Model` (a `Task`) with a `backbone`.
         data: the batch as `fit` passes it (`x`, `y`, optional `sample_weight`).
-        epsilon: the L2 norm of the perturbation (of the whole table for the
-            batch, or of each sentence's word features).
+        epsilon: the L2 norm of the FGM perturbation (of the whole table for
+            the batch, or of each sentence's word features); 0 = no FGM pass.
         norm: "batch" or "sentence" (see the module docstring).
+        virtual_epsilon: the L2 norm of each sentence's VAT perturbation; 0 = none.
 
     Returns:
         The metrics dict of `model.compute_metrics` on the clean predictions.
@@ -49,24 +52,28 @@ def adversarial_train_step(model, data, epsilon, norm="batch"):
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     weights = model.trainable_weights
     features = []  # the word features of the clean pass, watched by the tape
+    watch_features = epsilon and norm == "sentence"
     with tf.GradientTape() as tape:
-        with _watching(tape, features) if norm == "sentence" else contextlib.nullcontext():
+        with _watching(tape, features) if watch_features else contextlib.nullcontext():
             y_pred = model(x, training=True)
         loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         batch_size = tf.shape(next(i for i in tf.nest.flatten(x) if i is not None))[0]
         model._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=batch_size)
+        if virtual_epsilon:
+            loss = loss + virtual_adversarial_loss(model, x, y_pred, virtual_epsilon)
         loss = model.optimizer.scale_loss(loss)
     gradients = [_dense(g) for g in tape.gradient(loss, weights + features)]
     features_gradient = gradients.pop() if features else None
-    with tf.GradientTape() as tape:
-        # the scope reads the table inside this tape, so the adversarial loss reaches it
-        with _perturbed(model, weights, gradients, features_gradient, epsilon):
-            adversarial_pred = model(x, training=True)
-            adversarial_loss = model._compute_loss(x=x, y=y, y_pred=adversarial_pred,
-                                                   sample_weight=sample_weight, training=True)
-        adversarial_loss = model.optimizer.scale_loss(adversarial_loss)
-    adversarial = tape.gradient(adversarial_loss, weights)
-    gradients = [_sum(g, _dense(a)) for g, a in zip(gradients, adversarial)]
+    if epsilon:
+        with tf.GradientTape() as tape:
+            # the scope reads the table inside this tape, so the adversarial loss reaches it
+            with _perturbed(model, weights, gradients, features_gradient, epsilon):
+                adversarial_pred = model(x, training=True)
+                adversarial_loss = model._compute_loss(x=x, y=y, y_pred=adversarial_pred,
+                                                       sample_weight=sample_weight, training=True)
+            adversarial_loss = model.optimizer.scale_loss(adversarial_loss)
+        adversarial = tape.gradient(adversarial_loss, weights)
+        gradients = [_sum(g, _dense(a)) for g, a in zip(gradients, adversarial)]
     model.optimizer.apply_gradients(zip(gradients, weights))
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 

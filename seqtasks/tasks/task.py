@@ -27,6 +27,9 @@ class Task(keras.Model):
     # before `fit`, not saved: a loaded model trains plainly unless set again.
     adversarial_epsilon = 0.0
     adversarial_norm = "batch"
+    # The per-sentence L2 norm of the virtual adversarial perturbation (VAT,
+    # `train.virtual_adversarial_epsilon`; 0 = off). Set by the trainer, not saved, as above.
+    virtual_adversarial_epsilon = 0.0
 
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy()
@@ -45,13 +48,14 @@ class Task(keras.Model):
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     def train_step(self, data):
-        """Keras' step, or with `adversarial_epsilon` the clean plus adversarial
-        loss (see `seqtasks.tasks.adversarial`)."""
-        if not self.adversarial_epsilon:
+        """Keras' step, or with `adversarial_epsilon` / `virtual_adversarial_epsilon`
+        the clean plus (virtual) adversarial loss (see `seqtasks.tasks.adversarial`)."""
+        if not (self.adversarial_epsilon or self.virtual_adversarial_epsilon):
             return super().train_step(data)
         from seqtasks.tasks.adversarial import adversarial_train_step
 
-        return adversarial_train_step(self, data, self.adversarial_epsilon, self.adversarial_norm)
+        return adversarial_train_step(self, data, self.adversarial_epsilon, self.adversarial_norm,
+                                      self.virtual_adversarial_epsilon)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable,
