@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
                                           features=features)
     data = datasets.DatasetDict({"train": split(96), "validation": split(16), "test": split(16)})
 
-    recipe = Recipe.from_dict({
+    spec = {
         "name": "dist", "task": "tagging", "seed": 0,
         "data": {"scheme": "IOB2", "target_scheme": "IOBES"},
         "model": {"embedding": {"dim": 8},
@@ -68,7 +68,8 @@ SCRIPT = textwrap.dedent(
                   "encoder": {"kind": "lstm", "units": 8, "layers": 1, "dropout": 0.0},
                   "head": {"kind": "crf", "constrain": True}},
         "train": {"epochs": 2, "batch_size": 16, "verbose": 0, "distribute": "mirrored"},
-        "evaluate": {"plots": False}})
+        "evaluate": {"plots": False}}
+    recipe = Recipe.from_dict(spec)
     dataset, scheme, _ = prepare_data(recipe, data)
     assert scheme == "IOBES"
     preprocessor = make_preprocessor(recipe).fit(dataset["train"])
@@ -125,6 +126,28 @@ SCRIPT = textwrap.dedent(
     for model in (dist, single):
         model.adversarial_epsilon = 0.0
         model.train_function = None
+
+    # -- 3c. VAT (it needs the softmax head) with the power iteration's random
+    #        start fixed, so both take the same direction: the same weights
+    #        after one step, though the replicas' halves of the batch hold
+    #        different numbers of real tokens --
+    from seqtasks.tasks import virtual_adversarial
+    virtual_adversarial.random_direction = lambda shape, dtype: tf.ones(shape, dtype)
+    softmax = Recipe.from_dict(dict(spec, model=dict(spec["model"], head={"kind": "softmax"})))
+    with strategy.scope():
+        vat_dist = build_model(softmax, preprocessor, scheme)
+        vat_dist.compile(optimizer=keras.optimizers.SGD(0.5))
+    vat_single, plain = build_model(softmax, preprocessor, scheme), build_model(softmax, preprocessor, scheme)
+    for model in (vat_single, plain):
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+        model.set_weights(vat_dist.get_weights())
+    vat_dist.virtual_adversarial_epsilon = vat_single.virtual_adversarial_epsilon = 2.0
+    for model in (vat_dist, vat_single, plain):
+        model.fit(fixed.dataset(), epochs=1, verbose=0)
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(vat_dist.get_weights(), vat_single.get_weights()))
+    effect = max(float(np.abs(a - b).max()) for a, b in zip(plain.get_weights(), vat_single.get_weights()))
+    print("VAT step: weight gap", gap, "VAT vs plain", effect)
+    assert gap < 1e-5 and effect > 1e-4
 
     # -- 4. Viterbi under the strategy gives the single-device paths --
     want = single.predict_on_batch(x)

@@ -27,6 +27,7 @@ import tensorflow as tf  # the step is Keras' TensorFlow train_step with a secon
 from keras.src.losses import loss as loss_module  # the helper Keras' own TF train_step uses
 
 from seqtasks.layers.perturbation import perturb_word_features
+from seqtasks.tasks.replicas import replica_sum
 from seqtasks.tasks.virtual_adversarial import virtual_adversarial_loss
 
 
@@ -96,18 +97,10 @@ def _perturbed(model, weights, gradients, features_gradient, epsilon):
         return perturb_word_features(lambda f: f + tf.cast(perturbation, f.dtype))
     table = model.backbone.token_embeddings
     gradient = gradients[next(i for i, w in enumerate(weights) if w is table)]
-    perturbation = epsilon * tf.math.l2_normalize(_batch_sum(tf.stop_gradient(gradient)))
+    # under a strategy the replicas' sum: each replica's loss is pre-divided by the replica count
+    perturbation = epsilon * tf.math.l2_normalize(replica_sum(tf.stop_gradient(gradient)))
     moved = table.value + tf.cast(perturbation, table.value.dtype)
     return keras.StatelessScope(state_mapping=[(table, moved)])
-
-
-def _batch_sum(gradient):
-    """The table gradient of the whole batch: under a strategy, the replicas' sum
-    (each replica's loss is pre-divided by the replica count)."""
-    replicas = tf.distribute.get_replica_context()
-    if replicas is not None and replicas.num_replicas_in_sync > 1:
-        return replicas.all_reduce("SUM", gradient)
-    return gradient
 
 
 def _dense(gradient):

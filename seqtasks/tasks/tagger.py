@@ -5,6 +5,7 @@ import numpy as np
 
 from seqtasks.layers.crf import crf_loss
 from seqtasks.models.heads import crf_head, token_softmax_head
+from seqtasks.tasks.replicas import replica_count, replica_sum
 from seqtasks.tasks.task import Task
 
 
@@ -68,6 +69,7 @@ class Tagger(Task):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.head != "crf":
+            y_pred, sample_weight = _per_real_token(y_pred, x["padding_mask"], sample_weight)
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         # crf_loss goes through Keras' loss reduction, so under a tf.distribute
         # strategy each replica's loss is scaled like a compiled Keras loss.
@@ -83,3 +85,23 @@ class Tagger(Task):
         if self.head == "crf":
             return self.get_layer("crf").decode(y_pred, x["padding_mask"])
         return keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+
+
+def _per_real_token(y_pred, padding_mask, sample_weight):
+    """`(y_pred, sample_weight)` for Keras' loss, so that it averages over the
+    real tokens of the whole batch.
+
+    Keras divides the loss of a masked output by the real tokens of what it
+    sees: under a `tf.distribute` strategy, each replica's part of the batch.
+    Parts with different numbers of real tokens would then weigh a token
+    differently from a single-device step. Here the output goes unmasked and
+    the weights carry the padding and the batch-wide count instead (Keras'
+    own `total / valid` weighting, with `valid` summed over replicas), so the
+    replicas' summed gradients equal the single-device step's.
+    """
+    mask = keras.ops.cast(padding_mask, "float32")
+    weights = mask if sample_weight is None else mask * keras.ops.cast(sample_weight, "float32")
+    size = keras.ops.cast(keras.ops.size(mask), "float32")
+    scale = size * replica_count() / keras.ops.maximum(replica_sum(keras.ops.sum(mask)), 1.0)
+    # a copy of the tensor, without the Keras mask that the tensor carries
+    return keras.ops.copy(y_pred), weights * scale

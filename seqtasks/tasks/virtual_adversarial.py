@@ -16,9 +16,9 @@ softmax tagger) have the divergence; the recipe checks refuse a CRF head.
 """
 
 import tensorflow as tf  # the inner tape of the power iteration
-from keras.src.losses import loss as loss_module  # the replica scaling Keras' own losses get
 
 from seqtasks.layers.perturbation import perturb_word_features
+from seqtasks.tasks.replicas import replica_sum
 
 # A tiny constant keeps log() finite where a probability underflows to 0.
 _TINY = 1e-8
@@ -41,8 +41,9 @@ def virtual_adversarial_loss(model, x, probabilities, epsilon, xi=0.1):
         xi: the norm of the random start of the power iteration.
 
     Returns:
-        A scalar: the divergence averaged over sentences (classifier) or real
-        tokens (tagger), scaled for the replica count under a strategy.
+        A scalar: the divergence averaged over the batch's sentences
+        (classifier) or real tokens (tagger); under a strategy, each replica's
+        share of that average, so that the summed gradients are the batch's.
 
     Example:
 
@@ -58,21 +59,31 @@ def virtual_adversarial_loss(model, x, probabilities, epsilon, xi=0.1):
     start = []  # the random start, watched by the inner tape
     with tf.GradientTape() as tape:
         def random_start(features):
-            noise = tf.random.normal(tf.shape(features), dtype=features.dtype)
+            noise = random_direction(tf.shape(features), features.dtype)
             start.append(xi * _unit_per_sentence(noise, mask))
             tape.watch(start[-1])
             return features + start[-1]
 
         with perturb_word_features(random_start):
-            divergence = _kl(clean, model(x, training=True), mask)
+            # the direction is normalised, so the local sum serves (no exchange between replicas)
+            divergence, _ = _kl(clean, model(x, training=True), mask)
     direction = tf.stop_gradient(tape.gradient(divergence, start[0]))
 
     def adversarial(features):
         return features + tf.cast(epsilon * _unit_per_sentence(direction, mask), features.dtype)
 
     with perturb_word_features(adversarial):
-        divergence = _kl(clean, model(x, training=True), mask)
-    return loss_module.scale_loss_for_distribution(divergence)
+        divergence, count = _kl(clean, model(x, training=True), mask)
+    # Divided by the whole batch's count (summed over replicas): a batch split
+    # across replicas, whose parts hold different numbers of real tokens, gets
+    # the gradient of the unsplit batch once the replicas' gradients are summed.
+    return divergence / tf.maximum(replica_sum(count), 1.0)
+
+
+def random_direction(shape, dtype):
+    """The random start of the power iteration (standard normal; a module
+    function so that a test can fix it)."""
+    return tf.random.normal(shape, dtype=dtype)
 
 
 def _unit_per_sentence(vectors, mask):
@@ -82,11 +93,10 @@ def _unit_per_sentence(vectors, mask):
 
 
 def _kl(clean, perturbed, mask):
-    """Mean KL(clean || perturbed) over sentences, or over real tokens for per-token outputs."""
+    """`(sum, count)`: KL(clean || perturbed) summed over sentences, or over
+    real tokens for per-token outputs, and the number of them."""
     clean = tf.cast(clean, "float32")
     perturbed = tf.cast(perturbed, "float32")
     divergence = tf.reduce_sum(clean * (tf.math.log(clean + _TINY) - tf.math.log(perturbed + _TINY)), axis=-1)
-    if divergence.shape.rank == 1:
-        return tf.reduce_mean(divergence)
-    weights = tf.cast(mask, "float32")
-    return tf.reduce_sum(divergence * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+    weights = tf.ones_like(divergence) if divergence.shape.rank == 1 else tf.cast(mask, "float32")
+    return tf.reduce_sum(divergence * weights), tf.reduce_sum(weights)
