@@ -154,6 +154,25 @@ def test_tagging_heads(head, hidden):
     assert len(dense) >= (2 if hidden else 1)
 
 
+def test_softmax_tagger_loss_is_the_mean_over_real_tokens():
+    """The softmax tagger's loss (normalised by the batch's real tokens so that
+    replicas agree) is, on one device, the cross-entropy averaged over the real
+    tokens, weighted by the sample weights; padding contributes nothing."""
+    import keras
+
+    model, inputs = check_tagger(small_recipe(head={"kind": "softmax"}))
+    model.compile()
+    mask = inputs["padding_mask"].astype(bool)
+    assert not mask.all()  # the batch has padding
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, model.num_labels, size=mask.shape).astype(np.int32)
+    weights = rng.uniform(0.5, 2.0, size=mask.shape).astype(np.float32)
+    y_pred = model(inputs, training=False)
+    loss = float(model.compute_loss(inputs, labels, y_pred, weights, training=False))
+    per_token = keras.losses.sparse_categorical_crossentropy(labels, y_pred).numpy()
+    assert loss == pytest.approx(float((per_token * weights)[mask].sum() / mask.sum()), rel=1e-5)
+
+
 @pytest.mark.parametrize("pooling", list(registry.POOLING))
 def test_classifier_pooling(pooling):
     recipe = small_recipe("classification", head={"kind": "classifier", "pooling": pooling})
