@@ -3,7 +3,8 @@
 ```
 seqtasks train RECIPE [--output DIR] [--set key=value ...] [--data-root DIR] [--resume]
 seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test] [--data-root DIR]
-seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--ensemble RUN_DIR ...]
+seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--tag-scheme IOB2]
+                 [--ensemble RUN_DIR ...]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
@@ -46,6 +47,9 @@ def _parser():
     p.add_argument("--input-format", choices=["text", "conll"], default=None,
                    help="default: conll for *.conll/*.conllu/*.bio files, else text")
     p.add_argument("--format", choices=["text", "conll", "json"], default="text")
+    p.add_argument("--tag-scheme", choices=["IOB1", "IOB2", "BIO", "IOBES", "BIOES"], default=None,
+                   help="span taggers: write the tags in this scheme (default: the scheme "
+                        "the model was trained in, data.target_scheme)")
     p.add_argument("--ensemble", action="append", default=[], metavar="RUN_DIR",
                    help="another run of the same task to average with RUN_DIR (repeatable)")
     p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a classification recipe")
@@ -114,7 +118,7 @@ def _predict(args):
 
     model = pipeline.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
-    print(format_results(model.predict(inputs), args.format, model.task))
+    print(format_results(model.predict(inputs, tag_scheme=args.tag_scheme), args.format, model.task))
 
 
 def _baseline(args):

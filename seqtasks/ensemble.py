@@ -67,22 +67,23 @@ class Ensemble:
         """The first member's `feature_columns` (CoNLL input for `predict`)."""
         return self.members[0].feature_columns()
 
-    def predict(self, inputs, batch_size=64):
+    def predict(self, inputs, batch_size=64, tag_scheme=None):
         """Predicts for raw strings or token lists like `LoadedModel.predict`,
-        from the members' averaged scores.
+        from the members' averaged scores (`tag_scheme` as there).
 
         Returns:
             The same dicts as `LoadedModel.predict`; for classification the
             probabilities are the members' mean.
         """
         first = self.members[0]
+        first.check_tag_scheme(tag_scheme)
         items, features = first.read_inputs(
             inputs, [n for m in self.members for n in m.preprocessor.token_features])
         groups = first.sentence_groups(items, features)
         scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size, groups))
                   for m in self.members]
         predictions = ungroup(self._decode(scores), groups, items)
-        return first.results(items, first.postprocess_inputs(items, features, predictions))
+        return first.results(items, first.postprocess_inputs(items, features, predictions), tag_scheme)
 
     def evaluate(self, split="test", data=None):
         """Scores the ensemble on a split of the first member's recipe data (or of `data`).

@@ -7,7 +7,7 @@ import numpy as np
 from seqtasks import evaluation
 from seqtasks.data.batching import Batches
 from seqtasks.data.preprocessing import Preprocessor, tokenize
-from seqtasks.errors import DataError
+from seqtasks.errors import DataError, SeqtasksError
 from seqtasks.recipe import Recipe
 
 LOG = logging.getLogger("seqtasks")
@@ -74,7 +74,7 @@ class LoadedModel:
             return dict(feature_column_indices("recipe", {n: columns[n] for n in names}, TAG_COLUMNS))
         return {name: k + 1 for k, name in enumerate(names)}
 
-    def predict(self, inputs, batch_size=64):
+    def predict(self, inputs, batch_size=64, tag_scheme=None):
         """Predicts for one or many raw strings or token lists.
 
         Args:
@@ -85,19 +85,42 @@ class LoadedModel:
                 Document features (`doc_casing`) are computed, taking all the
                 inputs as one document, or grouping dicts by a `document` key.
             batch_size: examples per batch.
+            tag_scheme: for a tagger trained with a span scheme, the scheme of
+                the returned `tags` ("IOB1", "IOB2"/"BIO" or "IOBES"/"BIOES");
+                None keeps the scheme the model was trained in
+                (`data.target_scheme`). The entities do not change.
 
         Returns:
             A list with one dict per input. Tagging: `tokens`, `tags` and, for
             span schemes, `entities` (`text`, `type`, `start`, `end` character
             offsets; for token-list input the offsets refer to the tokens joined
             by single spaces). Classification: `label` and `probabilities`.
+
+        Example:
+        >>> model = seqtasks.load("runs/ner_conll2003_bilstm_crf")
+        >>> model.predict("EU rejects German call .", tag_scheme="IOB2")[0]["tags"]
+        ['B-ORG', 'O', 'B-MISC', 'O', 'O']
         """
+        self.check_tag_scheme(tag_scheme)
         items, features = self.read_inputs(inputs)
         groups = self.sentence_groups(items, features)
         predictions = evaluation.predict_batches(self.model,
                                                  self.input_batches(items, features, batch_size, groups))
         predictions = ungroup(predictions, groups, items)
-        return self.results(items, self.postprocess_inputs(items, features, predictions))
+        return self.results(items, self.postprocess_inputs(items, features, predictions), tag_scheme)
+
+    def check_tag_scheme(self, tag_scheme):
+        """Raises `SeqtasksError` when `tag_scheme` is asked of a model without
+        a span scheme (a classifier, or a tagger like POS)."""
+        if tag_scheme is None:
+            return
+        from seqtasks.data.schemes import normalize_scheme
+
+        normalize_scheme(tag_scheme)
+        if not self.scheme:
+            raise SeqtasksError(
+                f"{self.directory}: tag_scheme {tag_scheme!r} needs a tagger trained with a "
+                "span scheme (data.target_scheme), this model has none")
 
     def sentence_groups(self, items, features):
         """Indices of the inputs read as one example (`data.join_sentences`: consecutive
@@ -156,12 +179,13 @@ class LoadedModel:
                         for key in ("token_ids", "char_ids", "feature_ids")},
                        batch_size, tagging=self.task == "tagging")
 
-    def results(self, items, predictions):
+    def results(self, items, predictions, tag_scheme=None):
         """`predict`'s output dicts from predicted label ids (tagging) or
-        probabilities (classification) of `read_inputs`' items."""
+        probabilities (classification) of `read_inputs`' items, with the tags
+        converted to `tag_scheme` when given."""
         if self.task == "classification":
             return [self._class_result(p) for p in predictions]
-        return [self._tag_result(text, toks, p) for (text, toks), p in zip(items, predictions)]
+        return [self._tag_result(text, toks, p, tag_scheme) for (text, toks), p in zip(items, predictions)]
 
     def _model_tokens(self, items):
         """Token lists as the model saw them in training: a classifier's inputs
@@ -197,7 +221,7 @@ class LoadedModel:
         return {"label": self.labels[best],
                 "probabilities": {name: float(p) for name, p in zip(self.labels, probabilities)}}
 
-    def _tag_result(self, text, toks, ids):
+    def _tag_result(self, text, toks, ids, tag_scheme=None):
         tags = [self.labels[i] for i in ids]
         result = {"tokens": [t for t, _, _ in toks], "tags": tags}
         if self.scheme:
@@ -207,6 +231,10 @@ class LoadedModel:
                 {"text": text[toks[s][1]: toks[e][2]], "type": kind,
                  "start": toks[s][1], "end": toks[e][2]}
                 for kind, s, e in get_entities(tags)]
+            if tag_scheme:
+                from seqtasks.data.schemes import convert
+
+                result["tags"] = convert(tags, self.scheme, tag_scheme)
         return result
 
     # -- evaluation ---------------------------------------------------------------

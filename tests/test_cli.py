@@ -337,3 +337,9 @@ def test_predict_bad_input_file(trained, tmp_path):
     bad = tmp_path / "in.txt"
     bad.write_bytes(b"fine line\ncaf\xe9\n")
     assert_user_error(run_cli("predict", run, "--input", bad), f"{bad}:2", "UTF-8")
+
+
+def test_predict_tag_scheme_needs_a_span_tagger(trained, capsys):
+    _, run, _ = trained  # a POS-style tagger: no span scheme
+    assert_user_error(InProcess(capsys, "predict", run, "the cat", "--tag-scheme", "IOB2"),
+                      str(run), "tag_scheme 'IOB2' needs a tagger trained with a span scheme")

@@ -111,6 +111,23 @@ def test_cli_predict_json_and_conll(crf_run, tmp_path):
         assert [r[1] for r in rows] == result["tags"]
 
 
+def test_predict_tag_scheme_converts_tags_not_entities(crf_run):
+    model = seqtasks.load(crf_run.directory)
+    text = "U.S. officials met Peter Blackburn in Washington and Brussels ."
+    native = model.predict(text)[0]  # IOBES, the scheme the model was trained in
+    for scheme in ("IOB1", "IOB2", "BIO", "IOBES"):
+        result = model.predict(text, tag_scheme=scheme)[0]
+        assert result["entities"] == native["entities"], scheme
+        assert result["tags"] == schemes.convert(native["tags"], "IOBES", scheme)
+        assert schemes.find_illegal(result["tags"], scheme) is None, (scheme, result["tags"])
+    iob2 = model.predict(text, tag_scheme="IOB2")[0]["tags"]
+    assert not any(t.startswith(("E-", "S-")) for t in iob2), iob2
+    assert [t[2:] for t in iob2 if t.startswith("B-")] == [e["type"] for e in native["entities"]]
+    done = cli("predict", crf_run.directory, text, "--format", "conll", "--tag-scheme", "IOB2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split("\t")[1] for line in done.stdout.strip().splitlines()] == iob2
+
+
 @pytest.fixture(scope="module")
 def iob_datasets(data_root):
     """The IOB1 and IOB2 cards after conversion to IOB2 (test slice = the run's)."""
