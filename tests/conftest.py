@@ -1,6 +1,8 @@
 """Test setup: few CPU threads, quiet TensorFlow, a throw-away Hugging Face cache."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -9,6 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # `datasets` caches under HF_HOME; keep it out of the user's home during tests.
 _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
+# Removed when the process (controller or xdist worker) exits, so runs leave no cache behind.
+atexit.register(shutil.rmtree, _HF, ignore_errors=True)
 os.environ["HF_HOME"] = _HF
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_HF, "datasets")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
