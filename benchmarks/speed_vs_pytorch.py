@@ -57,6 +57,7 @@ def time_keras(recipe, pre, batches, args):
     start = time.perf_counter()
     model.fit(batches.dataset(), epochs=args.epochs, verbose=0, shuffle=False)
     train = batches.num_tokens * args.epochs / (time.perf_counter() - start)
+
     def predict():
         for _, inputs in batches:
             model.predict_on_batch(inputs)

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from seqtasks.data.schemes import SCHEME_NAMES
 from seqtasks.errors import SeqtasksError
 
 
@@ -47,7 +48,7 @@ def _parser():
     p.add_argument("--input-format", choices=["text", "conll"], default=None,
                    help="default: conll for *.conll/*.conllu/*.bio files, else text")
     p.add_argument("--format", choices=["text", "conll", "json"], default="text")
-    p.add_argument("--tag-scheme", choices=["IOB1", "IOB2", "BIO", "IOBES", "BIOES"], default=None,
+    p.add_argument("--tag-scheme", choices=SCHEME_NAMES, default=None,
                    help="span taggers: write the tags in this scheme (default: the scheme "
                         "the model was trained in, data.target_scheme)")
     p.add_argument("--ensemble", action="append", default=[], metavar="RUN_DIR",

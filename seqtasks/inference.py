@@ -7,6 +7,7 @@ import numpy as np
 from seqtasks import evaluation
 from seqtasks.data.batching import Batches
 from seqtasks.data.preprocessing import Preprocessor, tokenize
+from seqtasks.data.schemes import convert, normalize_scheme
 from seqtasks.errors import DataError, SeqtasksError
 from seqtasks.recipe import Recipe
 
@@ -114,8 +115,6 @@ class LoadedModel:
         a span scheme (a classifier, or a tagger like POS)."""
         if tag_scheme is None:
             return
-        from seqtasks.data.schemes import normalize_scheme
-
         normalize_scheme(tag_scheme)
         if not self.scheme:
             raise SeqtasksError(
@@ -232,8 +231,6 @@ class LoadedModel:
                  "start": toks[s][1], "end": toks[e][2]}
                 for kind, s, e in get_entities(tags)]
             if tag_scheme:
-                from seqtasks.data.schemes import convert
-
                 result["tags"] = convert(tags, self.scheme, tag_scheme)
         return result
 

@@ -20,6 +20,7 @@ from seqtasks.errors import DataError, RecipeError, located
 
 SCHEMES = ("IOB1", "IOB2", "IOBES")
 _ALIASES = {"IOB1": "IOB1", "IOB2": "IOB2", "BIO": "IOB2", "IOBES": "IOBES", "BIOES": "IOBES"}
+SCHEME_NAMES = tuple(_ALIASES)  # every name `normalize_scheme` accepts (upper case)
 _PREFIXES = {"IOB1": ("I", "B"), "IOB2": ("B", "I"), "IOBES": ("B", "I", "E", "S")}
 _OPENS = ("B", "S")  # prefixes that always start a new chunk (lenient reading)
 _CLOSES = ("E", "S")  # prefixes after which the chunk is over
