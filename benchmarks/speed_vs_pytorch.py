@@ -30,28 +30,31 @@ def parse_args():
 
 
 def data(args):
-    from seqtasks import pipeline
+    from seqtasks import api
     from seqtasks.data.batching import Batches
+    from seqtasks.data.prepare import prepare_data
+    from seqtasks.registry import task_kind
 
-    recipe = pipeline.resolve_recipe("recipes/pos_ud_ewt_bilstm.yaml", [
+    recipe = api.resolve_recipe("recipes/pos_ud_ewt_bilstm.yaml", [
         f"data.limit.train={args.sentences}", "model.char_features.kind=none",
         f"model.encoder.units={args.units}", f"model.encoder.layers={args.layers}",
         f"model.embedding.dim={args.embedding}", "model.head.hidden=0",
         "model.embedding.word_dropout=0.0", "model.head.kind=softmax"])
-    dataset, _, _ = pipeline.prepare_data(recipe)
-    pre = pipeline.make_preprocessor(recipe).fit(dataset["train"])
+    dataset, _, _ = prepare_data(recipe)
+    pre = task_kind(recipe.task).preprocessor_class.from_recipe(recipe).fit(dataset["train"])
     encoded = pre.encode_split(dataset["train"], "train")
-    return recipe, pre, Batches(encoded, args.batch_size, shuffle=True, seed=0)
+    return recipe, pre, Batches(encoded, args.batch_size, shuffle=True, seed=0, per_token=True)
 
 
 def time_keras(recipe, pre, batches, args):
     import tensorflow as tf
 
-    from seqtasks.models.build import build_model
+    from seqtasks.encoders.build import build_backbone
+    from seqtasks.registry import task_kind
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(2)
-    model = build_model(recipe, pre)
+    model = task_kind(recipe.task).build_model(recipe, pre, build_backbone(recipe.model, pre))
     model.compile()
     model.fit(batches.dataset(), epochs=1, verbose=0, shuffle=False)  # traces the graph
     start = time.perf_counter()

@@ -11,17 +11,20 @@ model.predict(["The cat sat on the mat ."])
 ```
 """
 
-__version__ = "0.1.0"
-
-from seqtasks.recipe import Recipe  # noqa: F401  (light: no TensorFlow import)
+from seqtasks.config.recipe import Recipe  # noqa: F401  (light: no TensorFlow import)
+from seqtasks.version import __version__  # noqa: F401
 
 
 def __getattr__(name):
-    # The pipeline imports TensorFlow; load it only when the API is used.
-    if name in ("train", "evaluate", "predict", "load", "Run", "LoadedModel"):
-        from seqtasks import pipeline
+    # The API imports Keras (and its back end); load it only when it is used.
+    if name in ("train", "evaluate", "predict", "load", "Run"):
+        from seqtasks import api
 
-        return getattr(pipeline, name)
+        return getattr(api, name)
+    if name == "LoadedModel":
+        from seqtasks.predictor import LoadedModel
+
+        return LoadedModel
     if name == "Ensemble":
         from seqtasks.ensemble import Ensemble
 

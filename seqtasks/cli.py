@@ -1,10 +1,12 @@
-"""Command line: parses arguments and calls the pipeline's functions.
+"""Command line: parses arguments and calls the API's functions (`seqtasks.api`).
 
 ```
 seqtasks train RECIPE [--output DIR] [--set key=value ...] [--data-root DIR] [--resume]
 seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test] [--data-root DIR]
 seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--tag-scheme IOB2]
                  [--ensemble RUN_DIR ...]
+seqtasks generate RUN_DIR [--prompt TEXT] [--num N] [--max-length L] [--temperature T] [--top-k K]
+                  [--top-p P] [--seed S]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
@@ -53,7 +55,18 @@ def _parser():
                         "the model was trained in, data.target_scheme)")
     p.add_argument("--ensemble", action="append", default=[], metavar="RUN_DIR",
                    help="another run of the same task to average with RUN_DIR (repeatable)")
-    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a classification recipe")
+    p = sub.add_parser("generate", help="sample texts from a language model's run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--prompt", default=None, help="text to continue (default: start from nothing)")
+    p.add_argument("--num", type=int, default=10, help="number of texts (default 10)")
+    p.add_argument("--max-length", type=int, default=200, help="most tokens per text (default 200)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = always the most probable token")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the K most probable tokens (0 = all)")
+    p.add_argument("--top-p", type=float, default=1.0,
+                   help="sample among the most probable tokens holding P of the probability, in (0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same texts")
+    p = sub.add_parser("baseline", help="the task kind's baseline (classification: TF-IDF + logistic "
+                                        "regression; language models: Kneser-Ney n-gram) on a recipe's data")
     recipe_args(p)
     p = sub.add_parser("show", help="print the resolved recipe (every default filled in)")
     recipe_args(p)
@@ -79,9 +92,9 @@ def main(argv=None):
 
 
 def _train(args):
-    from seqtasks import pipeline
+    from seqtasks import api
 
-    run = pipeline.train(args.recipe, args.overrides, output=args.output, data_root=args.data_root,
+    run = api.train(args.recipe, args.overrides, output=args.output, data_root=args.data_root,
                          resume=args.resume)
     print(_summary(run.metrics))
     print(f"run directory: {run.directory}")
@@ -94,9 +107,11 @@ def _summary(metrics):
             scores = {k: v for k, v in metrics[split].items() if isinstance(v, float)}
             lines.append(f"{split}: " + "  ".join(f"{k}={v:.4f}" for k, v in scores.items()))
     if "baseline" in metrics:
-        b = metrics["baseline"].get("test", {})
-        lines.append("baseline (tf-idf + logistic regression) test: "
-                     + "  ".join(f"{k}={b[k]:.4f}" for k in ("accuracy", "macro_f1") if k in b))
+        baseline = metrics["baseline"]
+        split = "test" if "test" in baseline else "validation"
+        b = baseline.get(split, {})
+        lines.append(f"baseline ({baseline.get('name', 'tf-idf + logistic regression')}) {split}: "
+                     + "  ".join(f"{k}={v:.4f}" for k, v in b.items() if isinstance(v, float)))
     trained_on = "train + dev" if metrics.get("train_with_dev") else "train"
     lines.append(f"{trained_on}: {metrics['train_seconds']:.0f} s, {metrics['epochs_run']} epochs, "
                  f"{metrics['train_tokens_per_second']:.0f} tokens/s; predict "
@@ -106,45 +121,57 @@ def _summary(metrics):
 
 
 def _evaluate(args):
-    from seqtasks import pipeline
+    from seqtasks import api
 
     runs = args.run_dir if len(args.run_dir) > 1 else args.run_dir[0]
-    scores = pipeline.evaluate(runs, args.split, data_root=args.data_root)
+    scores = api.evaluate(runs, args.split, data_root=args.data_root)
     print(json.dumps({args.split: scores}, indent=2))
 
 
 def _predict(args):
-    from seqtasks import pipeline
-    from seqtasks.predict_io import format_results, read_inputs
+    from seqtasks import api
+    from seqtasks.inputs import read_inputs
 
-    model = pipeline.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
+    model = api.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
-    print(format_results(model.predict(inputs, tag_scheme=args.tag_scheme), args.format, model.task))
+    options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
+    print(model.kind.format_results(model.predict(inputs, **options), args.format))
+
+
+def _generate(args):
+    from seqtasks import api
+
+    texts = api.load(args.run_dir).generate(args.prompt, args.num, args.max_length, args.temperature,
+                                            args.top_k, args.top_p, args.seed)
+    # One text per line; texts that span lines (Shakespeare) apart by a blank line.
+    print(("\n\n" if any("\n" in t for t in texts) else "\n").join(texts))
 
 
 def _baseline(args):
-    from seqtasks import pipeline
-    from seqtasks.baseline import tfidf_logistic_regression
+    from seqtasks import api
+    from seqtasks.data.prepare import prepare_data
+    from seqtasks.registry import task_kind
 
-    recipe = pipeline.resolve_recipe(args.recipe, args.overrides, args.data_root)
-    if recipe.task != "classification":
-        raise SeqtasksError(f"{args.recipe}: the baseline is for classification recipes, "
-                            f"this one is '{recipe.task}'")
-    dataset, _, _ = pipeline.prepare_data(recipe)
-    analyzer = "char_wb" if recipe.preprocess.units == "char" else "word"
-    result = tfidf_logistic_regression(dataset, analyzer=analyzer, seed=recipe.seed)
+    recipe = api.resolve_recipe(args.recipe, args.overrides, args.data_root)
+    recipe.evaluate.baseline = True
+    kind = task_kind(recipe.task)
+    if kind.baseline is None:
+        raise SeqtasksError(f"{args.recipe}: task '{recipe.task}' has no baseline")
+    dataset, _, _ = prepare_data(recipe)
+    result = kind.extra_metrics(recipe, dataset)["baseline"]
     print(json.dumps({k: ({m: v for m, v in s.items() if m != "report"} if isinstance(s, dict) else s)
                       for k, s in result.items()}, indent=2))
 
 
 def _show(args):
-    from seqtasks import pipeline
+    from seqtasks import api
 
-    print(pipeline.resolve_recipe(args.recipe, args.overrides, args.data_root).to_yaml(), end="")
+    print(api.resolve_recipe(args.recipe, args.overrides, args.data_root).to_yaml(), end="")
 
 
 def _data(args):
     from seqtasks.data import cards
+    from seqtasks.data.card_data import verify_card
 
     if args.data_command == "list":
         print(cards.format_card_table())
@@ -152,7 +179,7 @@ def _data(args):
     chosen = [cards.load_card(args.name)] if args.name else cards.list_cards()
     failed = 0
     for card in chosen:
-        problems = cards.verify_card(card, args.data_root)
+        problems = verify_card(card, args.data_root)
         print(f"{card.name}: {'ok' if not problems else 'FAILED'}")
         for problem in problems:
             print(f"  {problem}")
@@ -160,5 +187,6 @@ def _data(args):
     return 1 if failed else 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "baseline": _baseline,
+COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "generate": _generate,
+            "baseline": _baseline,
             "show": _show, "data": _data}

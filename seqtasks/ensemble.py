@@ -3,22 +3,13 @@
 Members are run directories trained on the same labels (typically one recipe
 with different seeds). Each member encodes the input with its own
 preprocessor, so members may differ in vocabulary, preprocessing or model
-size. Their scores are averaged before decoding:
-
-- classification: the mean of the class probabilities;
-- tagging with a softmax head: the mean of the per-token tag probabilities;
-- tagging with a CRF head: the mean of the emission scores and of the
-  start/transition/end scores, decoded by Viterbi. Averaging log-potentials
-  gives a CRF again (a product of experts), so constraints and decoding work
-  as for one model.
+size. Their scores are averaged before decoding, as their task kind's
+`combine` says (classification and softmax tagging: the mean probabilities;
+CRF tagging: the mean emission and transition scores, decoded by Viterbi).
 """
 
-import numpy as np
-
-from seqtasks import evaluation
-from seqtasks.data.batching import Batches
 from seqtasks.errors import SeqtasksError
-from seqtasks.inference import ungroup
+from seqtasks.scoring import score_split
 
 
 class Ensemble:
@@ -26,8 +17,8 @@ class Ensemble:
 
     Args:
         members: `LoadedModel`s (see `seqtasks.load`), at least two, with the
-            same task, label list (in the same order), tokenisation units and,
-            for tagging, the same head and label scheme.
+            same task, label list (in the same order), tokenisation units,
+            head and label scheme.
 
     Example:
 
@@ -50,40 +41,41 @@ class Ensemble:
                     ("task", first.task, member.task),
                     ("labels", list(first.labels), list(member.labels)),
                     ("units", first.preprocessor.units, member.preprocessor.units),
-                    ("head", _head(first), _head(member)),
+                    ("head", first.model.head, member.model.head),
                     ("label scheme", first.scheme, member.scheme)):
                 if mine != theirs:
                     raise SeqtasksError(
                         f"{member.directory}: cannot join an ensemble with {first.directory} "
                         f"(its {what} {theirs} differ from {mine})")
         self.members = members
+        self.kind = first.kind
         self.task = first.task
         self.labels = first.labels
         self.scheme = first.scheme
         self.recipe = first.recipe
-        self._crf = _mean_crf(members) if _head(first) == "crf" else None
+        self.directory = first.directory
 
     def feature_columns(self):
-        """The first member's `feature_columns` (CoNLL input for `predict`)."""
-        return self.members[0].feature_columns()
+        """The token-feature columns any member reads (CoNLL input for `predict`)."""
+        columns = {}
+        for member in self.members:
+            columns.update(member.feature_columns())
+        return columns
 
-    def predict(self, inputs, batch_size=64, tag_scheme=None):
+    def predict(self, inputs, batch_size=64, **options):
         """Predicts for raw strings or token lists like `LoadedModel.predict`,
-        from the members' averaged scores (`tag_scheme` as there).
+        from the members' averaged scores (options as there).
 
         Returns:
             The same dicts as `LoadedModel.predict`; for classification the
             probabilities are the members' mean.
         """
         first = self.members[0]
-        first.check_tag_scheme(tag_scheme)
-        items, features = first.read_inputs(
-            inputs, [n for m in self.members for n in m.preprocessor.token_features])
-        groups = first.sentence_groups(items, features)
-        scores = [evaluation.predict_scores(m.model, m.input_batches(items, features, batch_size, groups))
-                  for m in self.members]
-        predictions = ungroup(self._decode(scores), groups, items)
-        return first.results(items, first.postprocess_inputs(items, features, predictions), tag_scheme)
+        self.kind.check_options(first, **options)
+        items, features = first.read_inputs(inputs)
+        outputs = [self.kind.outputs(m.model, m.input_batches(items, features, batch_size))
+                   for m in self.members]
+        return self.kind.results(first, items, self.kind.combine(self.members, outputs), **options)
 
     def evaluate(self, split="test", data=None):
         """Scores the ensemble on a split of the first member's recipe data (or of `data`).
@@ -92,38 +84,20 @@ class Ensemble:
             The task's metrics dict, as `LoadedModel.evaluate`.
         """
         split_data = self.members[0].split_data(split, data)
-        encoded = [member.encode_split(split_data, split) for member in self.members]
-        scores = [evaluation.predict_scores(member.model, Batches(e, 64))
-                  for member, (e, _) in zip(self.members, encoded)]
-        gold, labels = encoded[0][0]["labels"], encoded[0][1]
-        predictions, gold = self.members[0].postprocess_split(split_data, self._decode(scores), gold)
-        return evaluation.score(self.task, predictions, gold, labels, self.scheme)
+        pairs = [member.encode_split(split_data, split) for member in self.members]
+        encoded, labels = [e for e, _ in pairs], pairs[0][1]
 
-    def _decode(self, scores):
-        """Member scores -> label ids (tagging) or mean probabilities (classification)."""
-        if self.task == "classification":
-            return np.mean(scores, axis=0)
-        mean = [np.mean(per_example, axis=0) for per_example in zip(*scores)]
-        if self._crf is None:
-            return [m.argmax(-1).astype(np.int32) for m in mean]
-        lengths = [len(m) for m in mean]
-        padded = np.zeros((len(mean), max(lengths), len(self.labels)), np.float32)
-        for i, m in enumerate(mean):
-            padded[i, : len(m)] = m
-        mask = np.arange(padded.shape[1])[None, :] < np.asarray(lengths)[:, None]
-        tags = np.asarray(self._crf.decode(padded, mask))
-        return [row[:n].astype(np.int32) for row, n in zip(tags, lengths)]
+        def predict(_):
+            # each member predicts its own encoding of the split (same examples, same order)
+            outputs = [self.kind.outputs(m.model, _batches(self.kind, e))
+                       for m, e in zip(self.members, encoded)]
+            return self.kind.combine(self.members, outputs)
+
+        metrics, _, _ = score_split(self.kind, predict, encoded[0], labels, self.scheme)
+        return metrics
 
 
-def _head(member):
-    return getattr(member.model, "head", None)
+def _batches(kind, encoded, batch_size=64):
+    from seqtasks.data.batching import Batches
 
-
-def _mean_crf(members):
-    """A CRF layer whose start/transition/end scores are the members' mean
-    (the constraints are the first member's; `Ensemble` checked the labels agree)."""
-    layers = [m.model.get_layer("crf") for m in members]
-    crf = layers[0].__class__.from_config(layers[0].get_config())
-    crf.build((None, None, layers[0].num_tags))
-    crf.set_weights([np.mean(ws, axis=0) for ws in zip(*(l.get_weights() for l in layers))])
-    return crf
+    return Batches(encoded, batch_size, per_token=kind.per_token)

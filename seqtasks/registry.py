@@ -1,33 +1,28 @@
-"""One explicit table per kind of component: recipe names -> builders.
+"""The tables: recipe names -> the components they build.
 
 Components are chosen by name (DESIGN.md house rule 4), never by boolean
-flags. The tables hold zero-argument loaders so that validating a recipe does
-not import TensorFlow; `resolve(table, name)` returns the class or function.
+flags, and each entry builds its component from its own recipe block: adding
+an encoder or a head is one class and one line here, adding a task kind is one
+package under `seqtasks/tasks/` and one line in `TASKS`. The tables hold
+zero-argument loaders, so that validating a recipe does not import
+TensorFlow; `resolve(table, name)` returns what the loader loads.
 
 Example:
 
 ```python
-lstm_cls = resolve(ENCODERS, "lstm")        # keras.layers.LSTM
+encoder_cls = resolve(ENCODERS, "lstm")     # seqtasks.encoders.rnn.LSTMStack
 resolve(ENCODERS, "transformer")            # RecipeError listing the known names
+kind = task_kind("tagging")                 # seqtasks.tasks.tagging.KIND
 ```
 """
+
+import importlib
 
 from seqtasks.errors import RecipeError
 
 
-def _keras(name):
-    def load():
-        import keras
-
-        return getattr(keras.layers, name)
-
-    return load
-
-
 def _attr(module, name):
     def load():
-        import importlib
-
         return getattr(importlib.import_module(module), name)
 
     return load
@@ -37,36 +32,62 @@ def _none():
     return None
 
 
+# Task name (the recipe's `task`) -> task kind (a package `seqtasks.tasks.<kind>`).
 TASKS = {
-    "tagging": _attr("seqtasks.tasks.tagger", "Tagger"),
-    "classification": _attr("seqtasks.tasks.classifier", "Classifier"),
+    "tagging": "tagging",
+    "classification": "classification",
+    "language_model": "language_model",
 }
 
-UNITS = {"word": _none, "char": _none}
+# How raw text becomes tokens (`preprocess.units`).
+UNITS = {
+    "word": _attr("seqtasks.data.tokenize", "word_tokens"),
+    "char": _attr("seqtasks.data.tokenize", "char_tokens"),
+    "space": _attr("seqtasks.data.tokenize", "space_tokens"),  # pre-tokenised text (PTB: `<unk>`, `'s`)
+}
 
+# Sequence encoders (`model.encoder.kind`): classes built from the encoder block.
 ENCODERS = {
-    "simple_rnn": _keras("SimpleRNN"),
-    "lstm": _keras("LSTM"),
-    "gru": _keras("GRU"),
+    "simple_rnn": _attr("seqtasks.encoders.rnn", "SimpleRNNStack"),
+    "lstm": _attr("seqtasks.encoders.rnn", "LSTMStack"),
+    "gru": _attr("seqtasks.encoders.rnn", "GRUStack"),
+    "reservoir": _attr("seqtasks.encoders.reservoir", "ReservoirStack"),
 }
 
+# Character-level word features (`model.char_features.kind`).
 CHAR_FEATURES = {
     "none": _none,
     "cnn": _attr("seqtasks.layers.char_features", "CharCNN"),
     "bilstm": _attr("seqtasks.layers.char_features", "CharBiLSTM"),
 }
 
+# Heads per task kind (`model.head.kind`); the first is the kind's default.
 HEADS = {
     "tagging": {
-        "softmax": _attr("seqtasks.models.heads", "token_softmax_head"),
-        "crf": _attr("seqtasks.models.heads", "crf_head"),
+        "softmax": _attr("seqtasks.tasks.tagging.heads", "SoftmaxHead"),
+        "crf": _attr("seqtasks.tasks.tagging.heads", "CRFHead"),
     },
     "classification": {
-        "classifier": _attr("seqtasks.models.heads", "classifier_head"),
+        "classifier": _attr("seqtasks.tasks.classification.heads", "PooledClassifierHead"),
+    },
+    "language_model": {
+        "lm": _attr("seqtasks.tasks.language_model.heads", "NextTokenHead"),
     },
 }
 
-POOLING = {name: _none for name in ("last", "mean", "max", "attention")}
+def _pooling(mode):
+    def load():
+        import functools
+
+        from seqtasks.layers.pooling import SequencePooling
+
+        return functools.partial(SequencePooling, mode)
+
+    return load
+
+
+# Pooling of a sequence into one vector (`model.head.pooling`): layer factories.
+POOLING = {mode: _pooling(mode) for mode in ("last", "mean", "max", "attention")}
 
 OPTIMIZERS = {
     "adam": _attr("keras.optimizers", "Adam"),
@@ -76,11 +97,21 @@ OPTIMIZERS = {
     "sgd": _attr("keras.optimizers", "SGD"),
 }
 
-LR_SCHEDULES = {"none": _none, "plateau": _none, "cosine": _none, "step": _none}
+# Learning-rate schedules (`train.lr_schedule`): functions of (train block,
+# steps per epoch) -> (optimizer schedule or None, callbacks).
+LR_SCHEDULES = {name: _attr("seqtasks.training.schedules", name) for name in
+                ("none", "plateau", "cosine", "step")}
+
+# Extra training objectives (`train.regularizer.kind`).
+REGULARIZERS = {
+    "none": _none,
+    "virtual_adversarial": _attr("seqtasks.training.regularizers.virtual_adversarial",
+                                 "VirtualAdversarial"),
+}
 
 
 def resolve(table, name, what="component"):
-    """Returns the builder registered under `name` in `table`.
+    """Returns the component registered under `name` in `table`.
 
     Args:
         table: one of the tables above.
@@ -93,3 +124,17 @@ def resolve(table, name, what="component"):
     if name not in table:
         raise RecipeError(f"unknown {what} '{name}'; known: {', '.join(table)}")
     return table[name]()
+
+
+def task_kind(task):
+    """The `TaskKind` of a task name (`seqtasks.tasks.<kind>.KIND`).
+
+    Args:
+        task: a recipe's `task`.
+
+    Returns:
+        The kind object that preprocesses, builds, scores and writes that task.
+    """
+    if task not in TASKS:
+        raise RecipeError(f"unknown task '{task}'; known: {', '.join(TASKS)}")
+    return importlib.import_module(f"seqtasks.tasks.{TASKS[task]}").KIND

@@ -1,7 +1,8 @@
 """Run directories: written under a temporary name, renamed when complete.
 
-A run directory holds `model.keras`, `preprocessor.json`, `recipe.yaml`,
-`metrics.json`, `history.json` and `plots/`. While training, everything goes to
+A run directory holds `run.json` (the seqtasks version and run-directory
+format it was saved with, and its task kind), `model.keras`,
+`preprocessor.json`, `recipe.yaml`, `metrics.json`, `history.json` and `plots/`. While training, everything goes to
 `<run>.partial/` (with the checkpoints that `--resume` continues from); only a
 finished run is renamed to `<run>`, so a directory with the final name is
 always complete.
@@ -15,6 +16,8 @@ from pathlib import Path
 from seqtasks.errors import SeqtasksError
 
 REQUIRED = ("model.keras", "preprocessor.json", "recipe.yaml")
+# Version 2: task-kind packages, heads that return logits (seqtasks 0.2).
+FORMAT = 2
 
 
 def write_text(path, text):
@@ -78,12 +81,45 @@ def finish(partial, final):
     os.replace(partial, final)
 
 
+def write_stamp(directory, kind):
+    """Writes `run.json`: the seqtasks version, the run-directory format and the task kind."""
+    from seqtasks.version import __version__
+
+    write_json(Path(directory) / "run.json", {"seqtasks": __version__, "format": FORMAT,
+                                              "kind": kind.name})
+
+
+def load_preprocessor(directory, kind):
+    """The fitted preprocessor saved in a run directory."""
+    return kind.preprocessor_class.from_json((Path(directory) / "preprocessor.json").read_text(encoding="utf-8"))
+
+
 def check_run_dir(path):
-    """Raises a one-line error unless `path` is a complete run directory."""
+    """Raises a one-line error unless `path` is a complete run directory that
+    this version of seqtasks can load."""
     path = Path(path)
     if not path.is_dir():
         raise SeqtasksError(f"{path}: not a run directory (no such directory)")
     missing = [f for f in REQUIRED if not (path / f).exists()]
     if missing:
         raise SeqtasksError(f"{path}: not a run directory (missing {', '.join(missing)})")
+    stamp = _read_stamp(path)
+    if stamp.get("format") != FORMAT:
+        from seqtasks.version import __version__
+
+        saved = stamp.get("seqtasks", "0.1.0")
+        raise SeqtasksError(
+            f"{path}: saved by seqtasks {saved} (run directory format {stamp.get('format', 1)}), which "
+            f"seqtasks {__version__} cannot load (format {FORMAT}); load it with seqtasks {saved} "
+            f"(git checkout aa263cf) or train its recipe again with this version")
     return path
+
+
+def _read_stamp(path):
+    """`run.json` of a run directory ({} for directories saved before it existed)."""
+    try:
+        return json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise SeqtasksError(f"{path / 'run.json'}: not valid JSON") from None

@@ -1,7 +1,7 @@
 import datasets
 import pytest
 
-from seqtasks.baseline import tfidf_logistic_regression
+from seqtasks.reporting.baseline import tfidf_logistic_regression
 from seqtasks.errors import DataError
 
 NAMES = ["negative", "neutral", "positive"]

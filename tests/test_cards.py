@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from seqtasks.data import cards
+from seqtasks.data import card_data, cards
 from seqtasks.errors import DataError, RecipeError
 
 NAMES = {
@@ -31,9 +31,7 @@ def test_every_card_loads():
 
 
 def cards_formats():
-    from seqtasks.data.readers import READERS
-
-    return set(READERS)
+    return set(card_data.READERS)
 
 
 def test_unknown_card_lists_known():
@@ -98,7 +96,7 @@ def test_checksums_match_manifest_and_files():
 @needs_data
 def test_small_cards_verify():
     for name in ("sst_binary_sentences", "names_18lang", "tinyshakespeare"):
-        assert cards.verify_card(name) == []
+        assert card_data.verify_card(name) == []
 
 
 @needs_data
@@ -108,15 +106,15 @@ def test_verify_reports_tampering(tmp_path):
     for relpath in card.sha256:
         (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / relpath, tmp_path / relpath)
-    assert cards.verify_card(card, tmp_path) == []
+    assert card_data.verify_card(card, tmp_path) == []
     target = tmp_path / "sst_binary_sentences/stsa.binary.dev"
     data = bytearray(target.read_bytes())
     data[0] = ord("0") if data[0] == ord("1") else ord("1")
     target.write_bytes(bytes(data))
-    problems = cards.verify_card(card, tmp_path)
+    problems = card_data.verify_card(card, tmp_path)
     assert len(problems) == 1 and "sst_binary_sentences/stsa.binary.dev: sha256" in problems[0]
     target.write_bytes(target.read_bytes() + b"1 one more line\n")
     card.sha256["sst_binary_sentences/stsa.binary.dev"] = cards.sha256_of(target)
-    assert cards.verify_card(card, tmp_path) == [
+    assert card_data.verify_card(card, tmp_path) == [
         "sst_binary_sentences: split validation examples: counted 873, card says 872"
     ]

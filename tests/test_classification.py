@@ -16,7 +16,7 @@ import pytest
 
 import seqtasks
 from seqtasks.errors import DataError
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
 CLASSES = ["negative", "neutral", "positive"]
 # One cue word decides the class; the rest is filler shared by every class.
@@ -92,23 +92,23 @@ def memory_run(tmp_path_factory):
     The test-split probabilities that the in-memory model computes before it is
     saved are kept (`run.before_saving`) to compare with the reloaded model.
     """
-    from seqtasks import evaluation
+    from seqtasks.training import fit
 
     recipe = tiny_recipe(class_weight="balanced")
     recipe["evaluate"] = {"plots": True, "baseline": True}
     captured = []
-    original = evaluation.timed_predict
+    original = fit.score_split  # how training scores each split after `fit`
 
-    def keep(model, batches):
-        predictions, speed = original(model, batches)
+    def keep(*args, **kwargs):
+        metrics, predictions, speed = original(*args, **kwargs)
         captured.append(predictions)
-        return predictions, speed
+        return metrics, predictions, speed
 
     handler = ListHandler()
     logging.getLogger("seqtasks").addHandler(handler)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(evaluation, "timed_predict", keep)
+            patch.setattr(fit, "score_split", keep)
             run = seqtasks.train(recipe, data=synthetic_dataset(),
                                  output=tmp_path_factory.mktemp("memory") / "run")
     finally:
@@ -129,7 +129,7 @@ def test_memory_training_learns_despite_imbalance_and_truncation(memory_run):
 
 
 def test_truncation_warning_counts_examples(memory_run):
-    from seqtasks.data.preprocessing import tokenize
+    from seqtasks.data.tokenize import tokenize
 
     data = synthetic_dataset()
     for split, part in data.items():
@@ -142,7 +142,10 @@ def test_truncation_warning_counts_examples(memory_run):
 def test_metrics_json_has_scores_report_baseline_and_plot(memory_run):
     directory = memory_run.directory
     metrics = json.loads((directory / "metrics.json").read_text())
-    assert metrics["task"] == "classification"
+    assert metrics["task"] == metrics["kind"] == "classification"
+    import seqtasks as package
+
+    assert metrics["versions"]["seqtasks"] == package.__version__ and metrics["versions"]["backend"] == "tensorflow"
     for split in ("validation", "test"):
         scores = metrics[split]
         assert 0.0 <= scores["macro_f1"] <= 1.0 and 0.0 <= scores["accuracy"] <= 1.0
@@ -159,14 +162,13 @@ def test_metrics_json_has_scores_report_baseline_and_plot(memory_run):
 
 
 def test_save_load_identical_probabilities(memory_run, caplog):
-    from seqtasks import evaluation
-    from seqtasks.data.preprocessing import tokenize
     from seqtasks.data.batching import Batches
+    from seqtasks.data.tokenize import tokenize
 
     data = synthetic_dataset()
     first, second = seqtasks.load(memory_run.directory), seqtasks.load(memory_run.directory)
     encoded = first.preprocessor.encode_split(data["test"], "test")
-    after = [evaluation.predict_batches(m.model, Batches(encoded, 64)) for m in (first, second)]
+    after = [m.kind.predict(m.model, Batches(encoded, 64, per_token=False)) for m in (first, second)]
     np.testing.assert_array_equal(after[0], after[1])
     np.testing.assert_allclose(after[0], memory_run.before_saving["test"], rtol=0, atol=1e-6)
     assert first.evaluate("test", data=data) == memory_run.metrics["test"]
@@ -240,14 +242,16 @@ def test_pooling_modes_train(pooling, tmp_path):
 
 
 def test_balanced_class_weights():
-    from seqtasks.training import class_weights
+    from seqtasks.tasks.classification import KIND
 
     labels = np.array([0, 0, 0, 1, 2, 2])
-    weights = class_weights(labels, 3)
+    recipe = Recipe.from_dict(tiny_recipe(class_weight="balanced"))
+    weights = KIND.example_weights(recipe, {"labels": labels}, 3)
     # n / (k * count): 6/(3*3), 6/(3*1), 6/(3*2); each class then carries the same total weight.
     np.testing.assert_allclose(weights, [2 / 3] * 3 + [2.0] + [1.0] * 2)
     totals = np.bincount(labels, weights=weights)
     np.testing.assert_allclose(totals, totals[0])
+    assert KIND.example_weights(Recipe.from_dict(tiny_recipe()), {"labels": labels}, 3) is None
 
 
 # -- data cards in a temporary folder: baseline CLI, bad labels, empty texts --------------------
@@ -387,7 +391,7 @@ NAMES_RECIPE = {
 
 
 def test_sst_sentences_slice_beats_majority(data_root, tmp_path):
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     dataset, _, _ = prepare_data(Recipe.from_dict(SST_RECIPE))
     majority = majority_fraction(dataset["test"])
@@ -403,7 +407,7 @@ def test_sst_sentences_slice_beats_majority(data_root, tmp_path):
 
 
 def test_surnames_char_slice_beats_majority(data_root, tmp_path):
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     dataset, _, _ = prepare_data(Recipe.from_dict(NAMES_RECIPE))
     test = dataset["test"]

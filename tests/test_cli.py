@@ -121,8 +121,9 @@ def test_train_prints_metrics_and_writes_run(trained):
     assert "test: accuracy=" in result.stdout and "validation: accuracy=" in result.stdout
     assert f"run directory: {run}" in result.stdout
     assert not error_lines(result) and "Traceback" not in result.stderr
-    for name in ("model.keras", "preprocessor.json", "recipe.yaml", "metrics.json", "history.json"):
+    for name in ("model.keras", "preprocessor.json", "recipe.yaml", "metrics.json", "history.json", "run.json"):
         assert (run / name).is_file(), name
+    assert json.loads((run / "run.json").read_text()) == {"seqtasks": "0.2.0", "format": 2, "kind": "tagging"}
     assert not (folder / "run.partial").exists()
     saved = yaml.safe_load((run / "recipe.yaml").read_text())
     assert saved["train"]["epochs"] == 1  # the --set override is in the resolved recipe
@@ -326,6 +327,46 @@ def test_not_a_run_directory(command, tmp_path, capsys):
                       "not a run directory", "model.keras")
     assert_user_error(InProcess(capsys, command, tmp_path / "missing", *extra), tmp_path / "missing",
                       "not a run directory")
+
+
+def old_run_directory(trained, tmp_path):
+    """A copy of the trained run as seqtasks 0.1.0 saved it: no `run.json`."""
+    _, run, _ = trained
+    old = tmp_path / "old_run"
+    shutil.copytree(run, old)
+    (old / "run.json").unlink()
+    return old
+
+
+def old_run_message(directory):
+    return (f"{directory}: saved by seqtasks 0.1.0 (run directory format 1), which seqtasks 0.2.0 cannot "
+            "load (format 2); load it with seqtasks 0.1.0 (git checkout aa263cf) or train its recipe again "
+            "with this version")
+
+
+def test_run_directory_of_an_older_version_is_refused(trained, tmp_path, capsys):
+    import seqtasks
+    from seqtasks.errors import SeqtasksError
+
+    old = old_run_directory(trained, tmp_path)
+    with pytest.raises(SeqtasksError) as info:
+        seqtasks.load(old)
+    assert str(info.value) == old_run_message(old)
+    for command, extra in (("evaluate", []), ("predict", ["the cat"])):
+        result = InProcess(capsys, command, old, *extra)
+        line = assert_user_error(result)
+        assert line == f"seqtasks: error: {old_run_message(old)}"
+
+
+def test_run_directory_of_an_older_version_subprocess(trained, tmp_path):
+    old = old_run_directory(trained, tmp_path)
+    assert assert_user_error(run_cli("evaluate", old)) == f"seqtasks: error: {old_run_message(old)}"
+
+
+def test_baseline_of_a_tagging_recipe(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, write_corpus(tmp_path))
+    line = assert_user_error(InProcess(capsys, "baseline", recipe))
+    assert line == f"seqtasks: error: {recipe}: task 'tagging' has no baseline"
 
 
 def test_not_a_run_directory_subprocess(tmp_path):

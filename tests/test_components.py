@@ -6,7 +6,7 @@ import pytest
 
 from seqtasks import registry
 from seqtasks.data.batching import Batches
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
 TAGS = ["DET", "NOUN", "VERB", "PUNCT"]
 SENTENCES = [
@@ -44,13 +44,14 @@ def small_recipe(task="tagging", **model):
 
 
 def build(recipe, dataset):
-    from seqtasks.models.build import build_model
-    from seqtasks.pipeline import make_preprocessor
+    from seqtasks.encoders.build import build_backbone
 
-    preprocessor = make_preprocessor(recipe).fit(dataset["train"])
-    model = build_model(recipe, preprocessor)
+    kind = registry.task_kind(recipe.task)
+    preprocessor = kind.preprocessor_class.from_recipe(recipe).fit(dataset["train"])
+    model = kind.build_model(recipe, preprocessor, build_backbone(recipe.model, preprocessor))
     encoded = preprocessor.encode_split(dataset["train"], "train")
-    inputs = Batches(encoded, batch_size=8).make_batch(np.arange(len(encoded["token_ids"])))[0]
+    inputs = Batches(encoded, batch_size=8, per_token=kind.per_token).make_batch(
+        np.arange(len(encoded["token_ids"])))[0]
     return model, preprocessor, inputs
 
 
@@ -77,9 +78,12 @@ def test_encoders_build_and_shape(kind, bidirectional, residual):
     features = np.asarray(backbone(inputs, training=False))
     directions = 2 if bidirectional else 1
     assert features.shape == inputs["token_ids"].shape + (6 * directions,)
-    rnn_cls = registry.resolve(registry.ENCODERS, kind)
-    rnns = [l for l in backbone.layers if isinstance(l, (rnn_cls, keras.layers.Bidirectional))]
-    assert len(rnns) == recipe.model.encoder.layers == 2
+    # the stacked layers (one per layer, bidirectional or not) are named after the
+    # encoder ("encoder_..."), beside its residual additions and dropouts
+    between = (keras.layers.Add, keras.layers.Dropout, keras.layers.SpatialDropout1D)
+    stacked = [l for l in backbone.layers if l.name.startswith("encoder_") and not isinstance(l, between)]
+    assert len(stacked) == recipe.model.encoder.layers == 2, [l.name for l in stacked]
+    assert all(isinstance(l, keras.layers.Bidirectional) == bidirectional for l in stacked)
     adds = [l for l in backbone.layers if isinstance(l, keras.layers.Add)]
     assert len(adds) == (1 if residual else 0)
 
@@ -169,7 +173,8 @@ def test_softmax_tagger_loss_is_the_mean_over_real_tokens():
     weights = rng.uniform(0.5, 2.0, size=mask.shape).astype(np.float32)
     y_pred = model(inputs, training=False)
     loss = float(model.compute_loss(inputs, labels, y_pred, weights, training=False))
-    per_token = keras.losses.sparse_categorical_crossentropy(labels, y_pred).numpy()
+    # the softmax head returns logits
+    per_token = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True).numpy()
     assert loss == pytest.approx(float((per_token * weights)[mask].sum() / mask.sum()), rel=1e-5)
 
 
@@ -177,9 +182,16 @@ def test_softmax_tagger_loss_is_the_mean_over_real_tokens():
 def test_classifier_pooling(pooling):
     recipe = small_recipe("classification", head={"kind": "classifier", "pooling": pooling})
     model, pre, inputs = build(recipe, classification_data())
-    probabilities = np.asarray(model.predict_on_batch(inputs))
-    assert probabilities.shape == (len(TEXTS), len(pre.labels)) == (4, 2)
+    logits = np.asarray(model.predict_on_batch(inputs))  # the head returns logits
+    assert logits.shape == (len(TEXTS), len(pre.labels)) == (4, 2)
+    # the task kind's predict gives probabilities, in the examples' order
+    kind = registry.task_kind("classification")
+    encoded = pre.encode_split(classification_data()["train"], "train")
+    probabilities = kind.predict(model, Batches(encoded, batch_size=8, per_token=False))
+    assert probabilities.shape == (4, 2)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+    exp = np.exp(logits - logits.max(-1, keepdims=True))  # rows in the examples' order in both
+    np.testing.assert_allclose(probabilities, exp / exp.sum(-1, keepdims=True), atol=1e-5)
 
 
 def test_classifier_char_units():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks import cli, evaluation
+from seqtasks import cli
 from seqtasks.ensemble import Ensemble
 from seqtasks.errors import SeqtasksError
 
@@ -130,7 +130,7 @@ def test_crf_ensemble_decodes_the_best_path_of_the_averaged_crf(runs):
     sentences = [list(t) for t in runs["ner"]["test"]["tokens"] if len(t) <= 5][:10]
     assert len(sentences) >= 6
     items, features = ensemble.members[0].read_inputs(sentences)
-    per_member = [evaluation.predict_scores(m.model, m.input_batches(items, features))
+    per_member = [m.kind.outputs(m.model, m.input_batches(items, features))
                   for m in ensemble.members]
     start, trans, end = (np.mean(parts, axis=0) for parts in zip(
         *([np.asarray(x) for x in m.model.get_layer("crf")._scores()] for m in ensemble.members)))

@@ -7,9 +7,20 @@ import pytest
 from test_pos_pipeline import synthetic_dataset, tiny_recipe
 
 import seqtasks
+from seqtasks import registry
+from seqtasks.config.recipe import Recipe
 from seqtasks.errors import RecipeError
-from seqtasks.recipe import Recipe
-from seqtasks.training import _learning_rate_schedule
+
+
+def _learning_rate_schedule(train, steps_per_epoch):
+    """The optimizer schedule of `train.lr_schedule` (a function in registry.LR_SCHEDULES)."""
+    schedule, _ = _schedule_and_callbacks(train, steps_per_epoch)
+    return schedule
+
+
+def _schedule_and_callbacks(train, steps_per_epoch):
+    return registry.resolve(registry.LR_SCHEDULES, train.lr_schedule)(
+        train, steps_per_epoch, "val_accuracy", "max")
 
 
 def test_step_schedule_changes_the_rate_at_epoch_boundaries():
@@ -30,13 +41,21 @@ def test_step_epochs_past_the_last_epoch_are_never_reached():
 
 
 def test_none_and_plateau_keep_a_constant_optimizer_rate():
+    import keras
+
     for name in ("none", "plateau"):
         train = Recipe.from_dict({"train": {"lr_schedule": name}}).train
         assert _learning_rate_schedule(train, steps_per_epoch=10) is None
+    # plateau cuts the rate from a callback on the dev metric instead
+    train = Recipe.from_dict({"train": {"lr_schedule": "plateau", "early_stopping_patience": 6}}).train
+    _, callbacks = _schedule_and_callbacks(train, steps_per_epoch=10)
+    assert [type(c) for c in callbacks] == [keras.callbacks.ReduceLROnPlateau]
+    assert (callbacks[0].monitor, callbacks[0].patience, callbacks[0].factor) == ("val_accuracy", 3, 0.5)
+    assert _schedule_and_callbacks(Recipe().train, steps_per_epoch=10) == (None, [])
 
 
 def test_step_schedule_trains_on_train_plus_dev_and_cuts_the_rate_each_epoch(tmp_path, monkeypatch):
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     rates, original = [], DevMetric.on_epoch_end
 

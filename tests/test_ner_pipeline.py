@@ -14,7 +14,7 @@ import pytest
 import seqtasks
 from seqtasks.data import schemes
 from seqtasks.errors import DataError
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
 from conftest import SMALL
 from conftest import run_cli as cli
@@ -131,7 +131,7 @@ def test_predict_tag_scheme_converts_tags_not_entities(crf_run):
 @pytest.fixture(scope="module")
 def iob_datasets(data_root):
     """The IOB1 and IOB2 cards after conversion to IOB2 (test slice = the run's)."""
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     def load(card):
         recipe = Recipe.from_dict({"name": "x", "task": "tagging",
@@ -157,7 +157,7 @@ def test_iob1_card_gives_the_iob2_dataset(iob_datasets):
 
 
 def test_crf_decoding_legal_and_same_scores_on_iob1(crf_run, iob_datasets):
-    from seqtasks.metrics import span_scores
+    from seqtasks.tasks.tagging.scoring import span_scores
 
     model = seqtasks.load(crf_run.directory)
     tokens, gold = iob_datasets[0]["test"]  # from the IOB1 files

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from seqtasks.plots import plot_confusion, plot_history
+from seqtasks.reporting.plots import plot_confusion, plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,9 +12,9 @@ import datasets
 import pytest
 
 import seqtasks
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
-METRIC_KEYS = ("task", "test", "validation", "train_seconds", "train_tokens_per_second",
+METRIC_KEYS = ("task", "kind", "test", "validation", "train_seconds", "train_tokens_per_second",
                "predict_tokens_per_second", "padding_fraction", "params", "epochs_run", "versions")
 
 # A lexicon where each word has one tag, so a small model learns it in a few epochs.
@@ -91,7 +91,7 @@ def ewt_run(data_root, tmp_path_factory):
 
 
 def test_ewt_accuracy_well_above_majority(ewt_run):
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     dataset, _, _ = prepare_data(Recipe.from_dict(EWT_RECIPE))
     test = dataset["test"]
@@ -110,7 +110,7 @@ def test_ewt_run_directory(ewt_run):
     directory = ewt_run.directory
     assert directory.is_dir()
     assert not directory.with_name(directory.name + ".partial").exists()
-    for name in ("model.keras", "preprocessor.json", "recipe.yaml", "metrics.json", "history.json"):
+    for name in ("model.keras", "preprocessor.json", "recipe.yaml", "metrics.json", "history.json", "run.json"):
         assert (directory / name).is_file(), name
     plots = sorted(p.name for p in (directory / "plots").glob("*.png"))
     assert len(plots) >= 2, plots
@@ -118,11 +118,12 @@ def test_ewt_run_directory(ewt_run):
     metrics = json.loads((directory / "metrics.json").read_text())
     missing = [k for k in METRIC_KEYS if k not in metrics]
     assert not missing, missing
-    assert metrics["task"] == "tagging"
+    assert metrics["task"] == metrics["kind"] == "tagging"
     assert 0.0 <= metrics["padding_fraction"] < 0.5
     assert metrics["params"] > 0 and metrics["epochs_run"] >= 1
     assert metrics["train_tokens_per_second"] > 0 and metrics["predict_tokens_per_second"] > 0
-    assert {"tensorflow", "keras"} <= set(metrics["versions"])
+    assert {"tensorflow", "keras", "seqtasks", "backend"} <= set(metrics["versions"])
+    assert metrics["versions"]["seqtasks"] == seqtasks.__version__ and metrics["versions"]["backend"] == "tensorflow"
     history = json.loads((directory / "history.json").read_text())
     assert len(history["loss"]) == metrics["epochs_run"]
     assert "val_accuracy" in history
@@ -148,7 +149,7 @@ def test_ewt_load_predict_evaluate_agree(ewt_run):
 
 
 def test_ewt_predict_on_token_lists_matches_metrics(ewt_run):
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     dataset, _, _ = prepare_data(Recipe.from_dict(EWT_RECIPE))
     model = seqtasks.load(ewt_run.directory)
@@ -230,7 +231,7 @@ def write_files(tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["json", "parquet"])
 def test_files_load_same_as_memory(fmt, tmp_path):
-    from seqtasks.pipeline import prepare_data
+    from seqtasks.data.prepare import prepare_data
 
     files = write_files(tmp_path, fmt)
     values = {"task": "tagging", "data": {"files": files}}
@@ -266,7 +267,7 @@ class Interrupted(Exception):
 def interrupt_second_epoch(monkeypatch):
     """Makes training raise `Interrupted` as its second epoch starts (a killed
     run); returns the original `DevMetric.on_epoch_begin` to restore."""
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     original = DevMetric.on_epoch_begin
 
@@ -280,7 +281,7 @@ def interrupt_second_epoch(monkeypatch):
 
 
 def test_resume_after_interruption(tmp_path, monkeypatch):
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     original = interrupt_second_epoch(monkeypatch)
     out = tmp_path / "run"
@@ -312,7 +313,7 @@ def test_resume_keeps_patience_and_best_epoch(tmp_path, monkeypatch):
     scores 0.9, 0.5 | 0.4 (interrupted after epoch 2), the resumed run stops
     after epoch 3 and keeps epoch 1 as its best, as an uninterrupted run would
     (restarting patience would run to epoch 5 and keep epoch 3)."""
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     scores = iter([0.9, 0.5, 0.4, 0.3, 0.2])
 
@@ -340,7 +341,7 @@ def test_resume_state_rebuilds_callbacks(tmp_path):
     import keras
     import numpy as np
 
-    from seqtasks.callbacks import ResumeState, RunHistory
+    from seqtasks.training.callbacks import ResumeState, RunHistory
     from seqtasks.data.batching import Batches
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])

@@ -3,6 +3,7 @@
 import pytest
 
 from seqtasks.data import readers
+from seqtasks.data.card_data import read_card
 from seqtasks.data.cards import card_file, default_data_root, load_card
 from seqtasks.errors import DataError, RecipeError
 
@@ -188,8 +189,8 @@ needs_data = pytest.mark.skipif(default_data_root() is None, reason="shared data
 
 @needs_data
 def test_conll2003_real_counts_and_iob1_tokens_equal():
-    iob2 = readers.read_card("conll2003")
-    iob1 = readers.read_card("conll2003_iob1")
+    iob2 = read_card("conll2003")
+    iob1 = read_card("conll2003_iob1")
     card = load_card("conll2003")
     for split, counts in card.counts.items():
         assert len(iob2[split]) == counts["sentences"]
@@ -198,6 +199,27 @@ def test_conll2003_real_counts_and_iob1_tokens_equal():
     assert iob2["train"].features["tags"].feature.names == card.labels
     first = iob2["train"][0]
     assert first["source_line"] == 3 and first["tokens"][0] == "EU"
-    chunks = readers.read_card("conll2003", tag_column=2)["train"].features["tags"].feature.names
+    chunks = read_card("conll2003", tag_column=2)["train"].features["tags"].feature.names
     assert "B-NP" in chunks and "B-ORG" not in chunks
     assert card_file(card, card.files["train"]).name == "train.txt"
+
+
+def test_conll_readers_number_documents(tmp_path):
+    """`-DOCSTART-` lines (CoNLL) and `# newdoc` comments (CoNLL-U) start a
+    document; `document` is its index in the file (train + dev keeps them apart)."""
+    path = tmp_path / "train.txt"
+    path.write_text("-DOCSTART- -X- O\n\nEU NNP B-ORG\n\nPeter NNP B-PER\n\n"
+                    "-DOCSTART- -X- O\n\nBonn NNP B-LOC\n-DOCSTART- -X- O\n\nIt PRP O\n")
+    data = readers.read_conll_columns({"train": str(path)})
+    assert list(data["train"]["document"]) == [0, 0, 1, 2]
+    conllu = tmp_path / "train.conllu"
+    row = "1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n"
+    conllu.write_text(f"# newdoc id = a\n{row}{row}# newdoc id = b\n{row}", encoding="utf-8")
+    assert list(readers.read_conllu({"train": str(conllu)})["train"]["document"]) == [0, 0, 1]
+
+
+@needs_data
+def test_conll2003_documents():
+    data = read_card("conll2003")
+    assert {split: len(set(data[split]["document"])) for split in data} == \
+        {"train": 946, "validation": 216, "test": 231}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from seqtasks.errors import RecipeError
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 
@@ -114,17 +114,6 @@ def test_ema_momentum_out_of_range(momentum):
     with pytest.raises(RecipeError) as info:
         Recipe.from_dict({"train": {"ema_momentum": momentum}})
     assert str(info.value) == f"recipe: 'train.ema_momentum' must be in (0, 1), found {momentum}"
-
-
-@pytest.mark.parametrize("lm, message", [
-    ({"weight": -0.1}, "'model.lm_objective.weight' must be at least 0 (0 = off), found -0.1"),
-    ({"weight": 0.1, "vocabulary_size": 1}, "'model.lm_objective.vocabulary_size' must be at least 2, found 1"),
-    ({"weight": 0.1, "hidden": 0}, "'model.lm_objective.hidden' must be at least 1, found 0"),
-])
-def test_lm_objective_out_of_range(lm, message):
-    with pytest.raises(RecipeError) as info:
-        Recipe.from_dict({"model": {"lm_objective": lm}})
-    assert str(info.value) == f"recipe: {message}"
 
 
 def test_non_mapping_yaml_and_bad_yaml(tmp_path):

@@ -28,6 +28,12 @@ class Data:
     labels: list = None
 
 
+# The columns each task kind reads (`kind.columns`, `kind.label_columns`).
+TAGGING = (("tokens", "tags"), ("tags",))
+CLASSIFICATION = (("text", "label"), ("label",))
+LANGUAGE_MODEL = (("text",), ())
+
+
 @pytest.fixture(autouse=True)
 def hf_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -40,7 +46,7 @@ def tagging_dict():
 
 
 def test_user_data_with_column_mapping():
-    data = load_data(Data(columns={"tokens": "words", "tags": "ner"}), "tagging", user_data=tagging_dict())
+    data = load_data(Data(columns={"tokens": "words", "tags": "ner"}), *TAGGING, user_data=tagging_dict())
     assert set(data) == {"train", "validation"}
     assert data["train"].column_names == ["tokens", "tags"]
     assert data["train"].features["tags"].feature.names == ["B-LOC", "B-ORG", "B-PER", "O"]
@@ -49,16 +55,16 @@ def test_user_data_with_column_mapping():
 
 def test_missing_columns_names_found():
     with pytest.raises(RecipeError, match=r"lacks columns \['tokens', 'tags'\] \(found \['words', 'ner', 'id'\]\)"):
-        load_data(Data(), "tagging", user_data=tagging_dict())
+        load_data(Data(), *TAGGING, user_data=tagging_dict())
     with pytest.raises(RecipeError, match=r"names columns \['nope'\] that are not in the data"):
-        load_data(Data(columns={"tokens": "nope"}), "tagging", user_data=tagging_dict())
+        load_data(Data(columns={"tokens": "nope"}), *TAGGING, user_data=tagging_dict())
 
 
 def test_exactly_one_source(tmp_path):
     with pytest.raises(RecipeError, match=r"exactly one of .* received \['card', 'disk'\]"):
-        load_data(Data(card="ptb", disk=str(tmp_path)), "language_model")
+        load_data(Data(card="ptb", disk=str(tmp_path)), *LANGUAGE_MODEL)
     with pytest.raises(RecipeError, match="received none of them"):
-        load_data(Data(), "language_model")
+        load_data(Data(), *LANGUAGE_MODEL)
 
 
 def classification_rows(n=20):
@@ -71,7 +77,7 @@ def test_files_formats_and_validation_carving(tmp_path, fmt):
     getattr(datasets.Dataset.from_dict(classification_rows()), f"to_{fmt}")(str(path))
     recipe = Data(files={"format": fmt, "train": str(path)}, columns={"text": "sentence"}, split_seed=3)
     with pytest.warns(UserWarning, match="no validation split"):
-        data = load_data(recipe, "classification")
+        data = load_data(recipe, *CLASSIFICATION)
     assert (len(data["train"]), len(data["validation"])) == (18, 2)
     assert data["train"].features["label"].names == ["neg", "pos"]
     assert sorted(list(data["train"]["text"]) + list(data["validation"]["text"])) == sorted(classification_rows()["sentence"])
@@ -82,18 +88,18 @@ def test_int_tags_need_labels(tmp_path):
     datasets.Dataset.from_dict({"tokens": [["a", "b"]], "tags": [[0, 1]]}).to_json(str(path))
     files = {"format": "json", "train": str(path), "valid": str(path)}
     with pytest.raises(RecipeError, match=r"holds non-string labels \(int64\) without label names; give the class names in order as data.labels"):
-        load_data(Data(files=files), "tagging")
-    data = load_data(Data(files=files, labels=["O", "B-X"]), "tagging")
+        load_data(Data(files=files), *TAGGING)
+    data = load_data(Data(files=files, labels=["O", "B-X"]), *TAGGING)
     assert data["validation"].features["tags"].feature.names == ["O", "B-X"]
     with pytest.raises(RecipeError, match="label index 1 but data.labels has 1 names"):
-        load_data(Data(files=files, labels=["O"]), "tagging")
+        load_data(Data(files=files, labels=["O"]), *TAGGING)
 
 
 def test_conll_files_with_reader_override(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n")
     files = {"format": "conll", "train": str(path), "dev": str(path)}
-    data = load_data(Data(files=files, reader={"tag_column": 2}, limit={"train": 1}), "tagging")
+    data = load_data(Data(files=files, reader={"tag_column": 2}, limit={"train": 1}), *TAGGING)
     assert len(data["train"]) == 1 and len(data["validation"]) == 2
     assert data["train"].features["tags"].feature.names == ["B-NP", "B-VP"]
     assert data["train"].column_names == ["tokens", "tags", "source_line", "document"]
@@ -105,14 +111,14 @@ def test_load_from_disk_round_trip(tmp_path):
     )
     saved = saved.rename_column("sentence", "text")
     saved.save_to_disk(str(tmp_path / "saved"))
-    data = load_data(Data(disk=str(tmp_path / "saved")), "classification")
+    data = load_data(Data(disk=str(tmp_path / "saved")), *CLASSIFICATION)
     assert set(data) == {"train", "validation", "test"}
     assert list(data["test"]["label"]) == [0, 1, 0, 1]
 
 
 @pytest.mark.skipif(default_data_root() is None, reason="shared data root absent")
 def test_card_source_with_limit():
-    data = load_data(Data(card="sst_binary_sentences", limit={"train": 5}), "classification")
+    data = load_data(Data(card="sst_binary_sentences", limit={"train": 5}), *CLASSIFICATION)
     assert len(data["train"]) == 5 and len(data["validation"]) == 872
     assert data["train"].features["label"].names == ["negative", "positive"]
 
@@ -130,5 +136,5 @@ def network_available():
 @pytest.mark.network
 @pytest.mark.skipif(not network_available(), reason="offline (HF_HUB_OFFLINE or no network)")
 def test_hub_source():
-    data = load_data(Data(hub={"id": "stanfordnlp/sst2", "revision": "main"}, columns={"text": "sentence"}), "classification")
+    data = load_data(Data(hub={"id": "stanfordnlp/sst2", "revision": "main"}, columns={"text": "sentence"}), *CLASSIFICATION)
     assert data["train"].features["label"].names == ["negative", "positive"]

@@ -1,4 +1,4 @@
-"""The real Tagger (CRF head, built by `build_model`) under MirroredStrategy on two logical CPUs.
+"""The real Tagger (CRF head, built by its task kind's `build_model`) under MirroredStrategy on two logical CPUs.
 
 Logical devices must be configured before TensorFlow initialises, which the
 test process has already done, hence the subprocess (as in test_crf_distributed.py).
@@ -29,11 +29,18 @@ SCRIPT = textwrap.dedent(
     import numpy as np
 
     import seqtasks
-    from seqtasks import training
+    from seqtasks import registry
+    from seqtasks.config.recipe import Recipe
     from seqtasks.data.batching import Batches
-    from seqtasks.models.build import build_model
-    from seqtasks.pipeline import make_preprocessor, prepare_data
-    from seqtasks.recipe import Recipe
+    from seqtasks.data.prepare import prepare_data
+    from seqtasks.encoders.build import build_backbone
+    from seqtasks.training import distribution
+    from seqtasks.training.regularizers import virtual_adversarial
+
+    kind = registry.task_kind("tagging")
+
+    def build_model(recipe, preprocessor, scheme):
+        return kind.build_model(recipe, preprocessor, build_backbone(recipe.model, preprocessor), scheme)
 
     # -- data: IOB2 sentences of varied lengths, trained in IOBES (as the NER recipe) --
     rng = np.random.default_rng(0)
@@ -72,8 +79,8 @@ SCRIPT = textwrap.dedent(
     recipe = Recipe.from_dict(spec)
     dataset, scheme, _ = prepare_data(recipe, data)
     assert scheme == "IOBES"
-    preprocessor = make_preprocessor(recipe).fit(dataset["train"])
-    train = Batches(preprocessor.encode_split(dataset["train"]), 16, shuffle=True, seed=0)
+    preprocessor = kind.preprocessor_class.from_recipe(recipe).fit(dataset["train"])
+    train = Batches(preprocessor.encode_split(dataset["train"]), 16, shuffle=True, seed=0, per_token=True)
 
     # -- 1. the real Tagger built inside the strategy trains --
     keras.utils.set_random_seed(0)
@@ -91,7 +98,7 @@ SCRIPT = textwrap.dedent(
     single = build_model(recipe, preprocessor, scheme)
     single.compile(optimizer=keras.optimizers.SGD(0.1))
     single.set_weights(dist.get_weights())
-    fixed = Batches(preprocessor.encode_split(dataset["validation"]), 16)
+    fixed = Batches(preprocessor.encode_split(dataset["validation"]), 16, per_token=True)
     x, y, _ = fixed.make_batch(fixed.batch_indices(0)[0])
     assert len(set(x["padding_mask"].sum(axis=1))) > 1  # variable lengths, with padding
     loss_dist = dist.evaluate(fixed.dataset(), verbose=0)
@@ -109,29 +116,10 @@ SCRIPT = textwrap.dedent(
     print("weight gap after one step", gap)
     assert gap < 1e-5
 
-    # -- 3b. the same with FGM adversarial training, the perturbation from the
-    #        whole batch's gradient ("batch") or per sentence ("sentence"),
-    #        on both; the train functions are rebuilt --
-    for norm in ("batch", "sentence"):
-        for model in (dist, single):
-            model.adversarial_epsilon, model.adversarial_norm = 0.5, norm
-            model.train_function = None
-        before = single.get_weights()
-        dist.fit(fixed.dataset(), epochs=1, verbose=0)
-        single.fit(fixed.dataset(), epochs=1, verbose=0)
-        gap = max(float(np.abs(a - b).max()) for a, b in zip(dist.get_weights(), single.get_weights()))
-        moved = max(float(np.abs(a - b).max()) for a, b in zip(before, single.get_weights()))
-        print("adversarial step", norm, ": weight gap", gap, "moved", moved)
-        assert gap < 1e-5 and moved > 1e-3
-    for model in (dist, single):
-        model.adversarial_epsilon = 0.0
-        model.train_function = None
-
     # -- 3c. VAT (it needs the softmax head) with the power iteration's random
     #        start fixed, so both take the same direction: the same weights
     #        after one step, though the replicas' halves of the batch hold
     #        different numbers of real tokens --
-    from seqtasks.tasks import virtual_adversarial
     virtual_adversarial.random_direction = lambda shape, dtype: tf.ones(shape, dtype)
     softmax = Recipe.from_dict(dict(spec, model=dict(spec["model"], head={"kind": "softmax"})))
     with strategy.scope():
@@ -141,7 +129,8 @@ SCRIPT = textwrap.dedent(
     for model in (vat_single, plain):
         model.compile(optimizer=keras.optimizers.SGD(0.5))
         model.set_weights(vat_dist.get_weights())
-    vat_dist.virtual_adversarial_epsilon = vat_single.virtual_adversarial_epsilon = 2.0
+    for model in (vat_dist, vat_single):
+        virtual_adversarial.VirtualAdversarial(2.0).attach(model)
     for model in (vat_dist, vat_single, plain):
         model.fit(fixed.dataset(), epochs=1, verbose=0)
     gap = max(float(np.abs(a - b).max()) for a, b in zip(vat_dist.get_weights(), vat_single.get_weights()))
@@ -153,23 +142,27 @@ SCRIPT = textwrap.dedent(
     want = single.predict_on_batch(x)
     ds = tf.data.Dataset.from_tensors(x)
     np.testing.assert_array_equal(dist.predict(ds, verbose=0), want)
-    # predict_on_batch (used by seqtasks.evaluation) under the strategy runs the
+    # predict_on_batch (used by the task kind's predict) under the strategy runs the
     # whole batch on every replica and stacks the copies (measured: (32, t) for
-    # 16 rows); predict_batches reads the first rows, which must be the answer.
+    # 16 rows); kind.predict reads the first rows, which must be the answer.
     np.testing.assert_array_equal(np.asarray(dist.predict_on_batch(x))[: len(want)], want)
 
     # -- 5. the pipeline with train.distribute=mirrored --
-    # strategy_for() calls MirroredStrategy() with no devices, which on a machine
+    # strategy_scope() calls MirroredStrategy() with no devices, which on a machine
     # without GPUs mirrors over CPU:0 alone (1 replica). Record what it got.
-    replicas = []
-    original = training.strategy_for
+    import contextlib
+    replicas, strategies = [], []
+    original = distribution.strategy_scope
+    @contextlib.contextmanager
     def recording(train_recipe):
-        s = original(train_recipe)
-        replicas.append(s.num_replicas_in_sync)
-        return s
-    training.strategy_for = recording
+        with original(train_recipe):
+            strategies.append(type(tf.distribute.get_strategy()).__name__)
+            replicas.append(tf.distribute.get_strategy().num_replicas_in_sync)
+            yield
+    distribution.strategy_scope = recording
     run = seqtasks.train(recipe, data=data, output=sys.argv[1])
-    assert replicas and isinstance(run.metrics["test"]["f1"], float)
+    assert replicas and strategies == ["MirroredStrategy"], strategies
+    assert isinstance(run.metrics["test"]["f1"], float)
     assert np.isfinite(run.history["loss"]).all()
     print("pipeline replicas", replicas[0], "test f1", run.metrics["test"]["f1"])
     print("DISTRIBUTED_OK")

@@ -1,13 +1,12 @@
-"""Word dropout: uniform and singleton (rare-word) replacement by the unknown id."""
+"""Word dropout: uniform replacement of real tokens by the unknown id."""
 
-import datasets
 import numpy as np
 import pytest
 
-from seqtasks.data.preprocessing import Preprocessor
+from seqtasks.config.recipe import Recipe
 from seqtasks.errors import RecipeError
 from seqtasks.layers.token_dropout import TokenDropout
-from seqtasks.recipe import Recipe
+from seqtasks.tasks.tagging.preprocessor import TaggingPreprocessor
 
 
 def _replaced(layer, ids, training=True):
@@ -15,44 +14,35 @@ def _replaced(layer, ids, training=True):
     return out != ids
 
 
-def test_singletons_replaced_at_their_own_rate():
+def test_real_tokens_replaced_at_the_rate():
     ids = np.tile(np.arange(0, 20, dtype="int32"), (500, 1))  # 0 = padding, 1 = unknown
-    replaced = _replaced(TokenDropout(0.0, rare_rate=0.5, rare_from=10, seed=3), ids)
-    assert not replaced[:, :10].any()  # padding, unknown and frequent words untouched
-    assert 0.45 < replaced[:, 10:].mean() < 0.55
-    both = _replaced(TokenDropout(0.1, rare_rate=0.5, rare_from=10, seed=3), ids)
-    assert not both[:, :2].any()
-    assert 0.07 < both[:, 2:10].mean() < 0.13 and 0.45 < both[:, 10:].mean() < 0.55
-    assert not _replaced(TokenDropout(0.1, rare_rate=0.5, rare_from=10), ids, training=False).any()
+    replaced = _replaced(TokenDropout(0.1, seed=3), ids)
+    assert not replaced[:, :2].any()  # padding and unknown untouched
+    assert 0.07 < replaced[:, 2:].mean() < 0.13
+    out = np.asarray(TokenDropout(0.1, seed=3)(ids, training=True))
+    assert set(np.unique(out[replaced])) == {1}  # replaced by the unknown id
+    assert not _replaced(TokenDropout(0.1), ids, training=False).any()
+    assert not _replaced(TokenDropout(0.0), ids).any()
 
 
 def test_token_dropout_arguments_and_config():
-    with pytest.raises(ValueError, match=r"TokenDropout rare_rate=0.5 needs rare_from \(the first rare id\), received None"):
-        TokenDropout(0.1, rare_rate=0.5)
-    with pytest.raises(ValueError, match=r"TokenDropout rare_rate must be in \[0, 1\), received rare_rate=1.0"):
-        TokenDropout(0.1, rare_rate=1.0, rare_from=5)
-    layer = TokenDropout(0.1, rare_rate=0.5, rare_from=7, seed=1)
+    with pytest.raises(ValueError, match=r"TokenDropout rate must be in \[0, 1\), received rate=1.0"):
+        TokenDropout(1.0)
+    layer = TokenDropout(0.1, unknown_id=1, seed=1)
     clone = TokenDropout.from_config(layer.get_config())
-    assert (clone.rate, clone.rare_rate, clone.rare_from) == (0.1, 0.5, 7)
+    assert (clone.rate, clone.unknown_id, clone.seed) == (0.1, 1, 1)
 
 
-def test_preprocessor_marks_where_singletons_start():
-    train = datasets.Dataset.from_dict(
-        {"tokens": [["a", "b", "a", "c"], ["a", "b", "d"]], "tags": [[0, 0, 0, 0], [0, 0, 0]]},
-        features=datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                    "tags": datasets.Sequence(datasets.ClassLabel(names=["O"]))}))
-    pre = Preprocessor().fit(train)
-    assert pre.tokens[2:] == ["a", "b", "c", "d"] and pre.singletons_from == 4
-    assert Preprocessor.from_json(pre.to_json()).singletons_from == 4
+def test_word_dropout_is_checked_and_reaches_the_model():
+    with pytest.raises(RecipeError) as info:
+        Recipe.from_dict({"model": {"embedding": {"word_dropout": 1.0}}})
+    assert str(info.value) == "recipe: 'model.embedding.word_dropout' must be in [0, 1), found 1.0"
+    from seqtasks.encoders.build import build_backbone
 
-
-def test_singleton_dropout_is_checked_and_reaches_the_model():
-    with pytest.raises(RecipeError, match=r"'model.embedding.singleton_dropout' must be in \[0, 1\), found 1.0"):
-        Recipe.from_dict({"model": {"embedding": {"singleton_dropout": 1.0}}})
-    from seqtasks.models.build import build_backbone
-
-    recipe = Recipe.from_dict({"model": {"embedding": {"dim": 4, "word_dropout": 0.1, "singleton_dropout": 0.5},
+    recipe = Recipe.from_dict({"model": {"embedding": {"dim": 4, "word_dropout": 0.1},
                                          "encoder": {"units": 4, "layers": 1}}})
-    pre = Preprocessor(tokens=["<pad>", "<unk>", "a", "b", "c"], labels=["O"], singletons_from=3)
+    pre = TaggingPreprocessor(tokens=["<pad>", "<unk>", "a", "b", "c"], labels=["O"])
     layer = build_backbone(recipe.model, pre).get_layer("word_dropout")
-    assert (layer.rate, layer.rare_rate, layer.rare_from) == (0.1, 0.5, 3)
+    assert isinstance(layer, TokenDropout) and layer.rate == 0.1
+    none = Recipe.from_dict({"model": {"embedding": {"dim": 4}, "encoder": {"units": 4, "layers": 1}}})
+    assert not any(isinstance(l, TokenDropout) for l in build_backbone(none.model, pre).layers)

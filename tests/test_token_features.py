@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks.data.preprocessing import Preprocessor
 from seqtasks.data.readers import read_conll_columns, read_conllu
 from seqtasks.data.sources import load_data
 from seqtasks.errors import DataError, RecipeError
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
+from seqtasks.tasks.tagging.preprocessor import TaggingPreprocessor
 
 from conftest import run_cli
 
@@ -65,11 +65,11 @@ def test_sources_keep_requested_features_and_name_missing_ones(tmp_path):
              "validation": _write(tmp_path, "dev.txt", CONLL)}
     reader = {"tag_column": 2, "feature_columns": {"pos": 1, "ner": 3}}
     recipe = Recipe.from_dict({"data": {"files": files, "reader": reader, "features": ["pos"]}})
-    data = load_data(recipe.data, "tagging")
+    data = load_data(recipe.data, ("tokens", "tags"), ("tags",))
     assert data["train"].column_names == ["tokens", "tags", "source_line", "document", "pos"]
     recipe.data.features = ["lemma"]
     with pytest.raises(RecipeError, match=r"data.features names columns \['lemma'\] that are not in the data"):
-        load_data(recipe.data, "tagging")
+        load_data(recipe.data, ("tokens", "tags"), ("tags",))
 
 
 def test_features_need_a_tagging_recipe():
@@ -84,7 +84,7 @@ def test_preprocessor_encodes_features_from_strings_and_class_labels():
         features=datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
                                     "tags": datasets.Sequence(datasets.ClassLabel(names=["O", "X"])),
                                     "pos": datasets.Sequence(pos)}))
-    pre = Preprocessor(token_features=["pos"]).fit(train)
+    pre = TaggingPreprocessor(token_features=["pos"]).fit(train)
     assert pre.feature_values["pos"] == ["<pad>", "<unk>", "DT", "NN", "VB"]
     encoded = pre.encode_tokens(["the", "cat"], {"pos": ["DT", "JJ"]})
     np.testing.assert_array_equal(encoded["feature_ids"], [[2], [1]])  # unseen value -> unknown
@@ -93,7 +93,7 @@ def test_preprocessor_encodes_features_from_strings_and_class_labels():
         pre.encode_tokens(["the", "cat"])
     with pytest.raises(DataError, match="feature 'pos' has 1 values for 2 tokens"):
         pre.encode_tokens(["the", "cat"], {"pos": ["DT"]})
-    again = Preprocessor.from_json(pre.to_json())
+    again = TaggingPreprocessor.from_json(pre.to_json())
     np.testing.assert_array_equal(again.encode_tokens(["the"], {"pos": ["DT"]})["feature_ids"], [[2]])
 
 
@@ -144,7 +144,7 @@ def test_cli_predict_reads_feature_columns_from_conll(chunk_run, tmp_path):
 
 
 def test_read_inputs_conllu_gives_forms_and_features(tmp_path):
-    from seqtasks.predict_io import read_inputs
+    from seqtasks.inputs import read_inputs
 
     text = CONLLU.replace("1\tI\t", "1-2\tIran\t_\t_\t_\t_\t_\t_\t_\t_\n1\tI\t", 1)
     path = tmp_path / "in.conllu"

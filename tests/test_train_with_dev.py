@@ -10,7 +10,7 @@ from test_pos_pipeline import Interrupted, interrupt_second_epoch, synthetic_dat
 import seqtasks
 from seqtasks.data.prepare import with_dev
 from seqtasks.errors import RecipeError
-from seqtasks.recipe import Recipe
+from seqtasks.config.recipe import Recipe
 
 
 def test_with_dev_appends_validation_and_shifts_documents():
@@ -25,7 +25,7 @@ def test_with_dev_appends_validation_and_shifts_documents():
     })
     merged = with_dev(dataset)
     assert merged["train"]["tokens"] == [["a"], ["b"], ["c"], ["d"], ["e"]]
-    # Dev document 0 must not merge with train document 0 (document features, joined sentences).
+    # Dev document 0 must not merge with train document 0 (the readers number documents per file).
     assert merged["train"]["document"] == [0, 0, 1, 2, 3]
     assert merged["validation"]["tokens"] == [["d"], ["e"]]
     assert merged["test"]["tokens"] == [["f"]]
@@ -50,7 +50,7 @@ def test_train_with_dev_runs_every_epoch_and_keeps_the_last(tmp_path, monkeypatc
     epoch 2 and keeps epoch 1; with dev in training all 4 epochs run, the last
     weights are saved, dev is not reported as held out, and dev's words are in
     the vocabulary."""
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     scores = iter([0.9, 0.5, 0.4, 0.3])
 
@@ -82,7 +82,7 @@ def test_train_with_dev_runs_every_epoch_and_keeps_the_last(tmp_path, monkeypatc
 def test_train_with_dev_resumes_on_train_plus_dev(tmp_path, monkeypatch):
     """An interrupted train + dev run resumes with the same merged data and
     vocabulary, and runs to its last epoch."""
-    from seqtasks.callbacks import DevMetric
+    from seqtasks.training.callbacks import DevMetric
 
     original = interrupt_second_epoch(monkeypatch)
     recipe = tiny_recipe(epochs=3, train_with_dev=True)

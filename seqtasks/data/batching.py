@@ -37,7 +37,7 @@ class Batches:
         bucket_batches: batches per length-sorted chunk when shuffling.
         example_weights: optional per-example weights (class weights), multiplied
             into `sample_weight`.
-        tagging: labels per token (True) or per example (False); by default
+        per_token: labels per token (True) or per example (False); by default
             inferred from `encoded["labels"]` (needed when there are no labels).
 
     Example:
@@ -50,7 +50,7 @@ class Batches:
     """
 
     def __init__(self, encoded, batch_size=32, shuffle=False, seed=0, bucket_batches=50,
-                 example_weights=None, tagging=None):
+                 example_weights=None, per_token=None):
         self.token_ids = encoded["token_ids"]
         self.char_ids = encoded.get("char_ids")
         self.feature_ids = encoded.get("feature_ids")
@@ -64,7 +64,7 @@ class Batches:
         self.seed = seed
         self.bucket_batches = bucket_batches
         self.example_weights = example_weights
-        self.tagging = (tagging if tagging is not None
+        self.per_token = (per_token if per_token is not None
                         else self.labels is not None and not isinstance(self.labels, np.ndarray))
         self._epoch = 0
 
@@ -124,7 +124,7 @@ class Batches:
             inputs["feature_ids"] = _pad(self.feature_ids, idx, lengths, width)
         if self.labels is None:
             return inputs, None, None
-        if self.tagging:
+        if self.per_token:
             labels = _pad(self.labels, idx, lengths, width)
             weight = mask.astype(np.float32)
             if self.example_weights is not None:
@@ -141,10 +141,22 @@ class Batches:
             yield idx, self.make_batch(idx)[0]
 
     def dataset(self, prefetch=4):
-        """A `tf.data.Dataset` of `(inputs, labels, sample_weight)` batches.
+        """The batches as `fit` / `predict` input for the active Keras back end:
+        a `tf.data.Dataset` on TensorFlow, a `keras.utils.PyDataset` elsewhere
+        (so that other back ends never import TensorFlow).
 
-        A fresh shuffle is drawn each time the dataset is iterated (each epoch).
+        Each yields `(inputs, labels, sample_weight)` NumPy batches; a fresh
+        shuffle is drawn each epoch.
         """
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            return self._tf_dataset(prefetch)
+        return _NumpyBatches(self)
+
+    def _tf_dataset(self, prefetch=4):
+        """A `tf.data.Dataset` of the batches, built by hand: autotune off and a
+        fixed prefetch (autotune stalls whole epochs on 2-core machines)."""
         import tensorflow as tf
 
         def generate():
@@ -153,7 +165,7 @@ class Batches:
             for idx in self.batch_indices(epoch):
                 yield self.make_batch(idx)
 
-        tagging = self.tagging
+        per_token = self.per_token
         inputs_spec = {
             "token_ids": tf.TensorSpec((None, None), tf.int32),
             "padding_mask": tf.TensorSpec((None, None), tf.int32),
@@ -162,7 +174,7 @@ class Batches:
             inputs_spec["char_ids"] = tf.TensorSpec((None, None, None), tf.int32)
         if self.feature_ids is not None:
             inputs_spec["feature_ids"] = tf.TensorSpec((None, None, None), tf.int32)
-        label_shape = (None, None) if tagging else (None,)
+        label_shape = (None, None) if per_token else (None,)
         signature = (inputs_spec, tf.TensorSpec(label_shape, tf.int32),
                      tf.TensorSpec(label_shape, tf.float32))
         ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
@@ -172,3 +184,36 @@ class Batches:
         options.autotune.enabled = False
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return ds.with_options(options).prefetch(prefetch)
+
+
+def _numpy_batches_class():
+    """`keras.utils.PyDataset` over `Batches` (defined lazily: importing Keras
+    is left to the caller)."""
+    import keras
+
+    class NumpyBatches(keras.utils.PyDataset):
+        """The batches of a `Batches`, one epoch's order drawn at its first batch."""
+
+        def __init__(self, batches):
+            super().__init__()
+            self.batches = batches
+            self.order = None
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, index):
+            if self.order is None:
+                self.order = self.batches.batch_indices(self.batches._epoch)
+            inputs, labels, weights = self.batches.make_batch(self.order[index])
+            return (inputs,) if labels is None else (inputs, labels, weights)
+
+        def on_epoch_end(self):
+            self.batches._epoch += 1
+            self.order = None
+
+    return NumpyBatches
+
+
+def _NumpyBatches(batches):
+    return _numpy_batches_class()(batches)

@@ -179,69 +179,12 @@ COUNTERS = {
 }
 
 
-def count_dataset(dataset, keys):
-    """Counts one split for the given count keys (see `COUNTERS`).
-
-    Args:
-        dataset: a `datasets.Dataset`.
-        keys: count names, e.g. `["sentences", "tokens"]`.
-
-    Returns:
-        dict key -> int.
-    """
-    unknown = [key for key in keys if key not in COUNTERS]
-    if unknown:
-        raise RecipeError(f"unknown count keys {unknown}; known: {sorted(COUNTERS)}")
-    return {key: COUNTERS[key](dataset) for key in keys}
-
-
 def _flat_files(files):
     for value in files.values():
         if isinstance(value, dict):
             yield from _flat_files(value)
         else:
             yield value
-
-
-def verify_card(card, root=None, check_counts=True):
-    """Checks the files of a card against its checksums and counts.
-
-    Args:
-        card: a `DataCard` or card name.
-        root: an explicit data root.
-        check_counts: also read every split and compare the counts.
-
-    Returns:
-        A list of problems, one line each (empty: the data matches the card).
-
-    Example:
-    >>> verify_card("ptb")
-    []
-    """
-    from seqtasks.data.readers import read_card
-
-    card = load_card(card) if isinstance(card, str) else card
-    problems = []
-    for relpath, expected in card.sha256.items():
-        try:
-            actual = sha256_of(card_file(card, relpath, root))
-        except DataError as error:
-            problems.append(str(error))
-            continue
-        if actual != expected:
-            problems.append(f"{card.name}: {relpath}: sha256 {actual} does not match the card's {expected}")
-    if problems or not check_counts:
-        return problems
-    dataset = read_card(card, root)
-    for split, expected in card.counts.items():
-        if split not in dataset:
-            problems.append(f"{card.name}: split {split!r} not produced by the reader (found {list(dataset)})")
-            continue
-        actual = count_dataset(dataset[split], list(expected))
-        for key, value in expected.items():
-            if actual[key] != value:
-                problems.append(f"{card.name}: split {split} {key}: counted {actual[key]}, card says {value}")
-    return problems
 
 
 def card_table(cards=None):

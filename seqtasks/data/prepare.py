@@ -1,9 +1,6 @@
-"""Dataset-level checks and conversions between loading and preprocessing.
-
-Span labels (NER, chunking) are validated in their declared scheme (illegal
-tags are rejected with file:line, or repaired when the recipe asks for it)
-and converted explicitly to the scheme the model trains in. Labels that occur
-in evaluation splits but never in training are reported, not a crash.
+"""Dataset-level steps between loading and preprocessing, the same for every
+task kind: labels that occur in evaluation splits but never in training are
+reported (not a crash), and dev can be appended to train.
 """
 
 import collections
@@ -11,70 +8,52 @@ import logging
 
 import datasets
 
+from seqtasks.registry import task_kind
+
 LOG = logging.getLogger("seqtasks")
 
 
-def tag_strings(split):
-    """The `tags` column of a tagging split as lists of strings."""
-    names = split.features["tags"].feature.names
-    return [[names[i] for i in row] for row in split["tags"]]
-
-
-def apply_scheme(dataset, declared, target=None, repair=False, paths=None):
-    """Checks every split's tags in `declared` and converts them to `target`.
+def prepare_data(recipe, data=None):
+    """Loads the data named by the recipe and applies its task kind's checks.
 
     Args:
-        dataset: tagging `DatasetDict` (`tokens`, `tags` and optionally `source_line`).
-        declared: the scheme the tags are written in ("IOB1", "IOB2", "IOBES").
-        target: the scheme to train and evaluate in (default: IOB2 for IOB1 data,
-            else `declared`).
-        repair: fix illegal tags explicitly (conlleval-style) instead of raising.
-        paths: optional split -> file name, for error messages.
+        recipe: a `Recipe`.
+        data: a `datasets.DatasetDict` to use instead of the recipe's data source.
 
     Returns:
-        `(dataset, target)` with the tags rewritten as a new `Sequence(ClassLabel)`.
+        `(dataset, scheme, unseen)`: the `DatasetDict`, the label scheme the
+        model trains in (span schemes; None otherwise) and labels never seen in
+        training (`{split: {label: count}}`). The recipe's `data` section is
+        filled in with what was applied (e.g. `data.target_scheme`), so the
+        saved recipe records it.
     """
-    from seqtasks.data import schemes
+    from seqtasks.data.sources import load_data
 
-    target = target or ("IOB2" if declared.upper() == "IOB1" else declared)
-    converted, repaired = {}, 0
-    for name, split in dataset.items():
-        rows = tag_strings(split)
-        if repair:
-            fixed = [schemes.repair(r, declared) for r in rows]
-            repaired += sum(f != r for f, r in zip(fixed, rows))
-            rows = fixed
-        else:
-            lines = split["source_line"] if "source_line" in split.column_names else None
-            schemes.check_tags(rows, declared, path=(paths or {}).get(name, name), lines=lines)
-        converted[name] = [schemes.convert(r, declared, target) for r in rows]
-    if repaired:
-        LOG.warning("repaired %d sentences with tags illegal in %s", repaired, declared)
-    names = sorted({t for rows in converted.values() for r in rows for t in r})
-    label = datasets.ClassLabel(names=names)
-    out = {}
-    for name, split in dataset.items():
-        features = split.features.copy()
-        features["tags"] = datasets.Sequence(label)
-        columns = {c: split[c] for c in split.column_names}
-        columns["tags"] = converted[name]
-        out[name] = datasets.Dataset.from_dict(columns, features=features)
-    return datasets.DatasetDict(out), target
+    kind = task_kind(recipe.task)
+    dataset = load_data(recipe.data, kind.columns, kind.label_columns, user_data=data)
+    dataset, scheme = kind.prepare(dataset, recipe)
+    unseen = unseen_labels(dataset, kind.label_column) if kind.label_column else {}  # LMs: no labels
+    return dataset, scheme, unseen
 
 
-def unseen_labels(dataset, task):
+def unseen_labels(dataset, column):
     """Labels present in validation/test but never in train, with their counts.
+
+    Args:
+        dataset: a `DatasetDict` whose `column` is a `ClassLabel` or a
+            sequence of them.
+        column: the label column (`label`, `tags`).
 
     Returns:
         `{split: {label: count}}` for the splits that have any.
     """
-    column = "tags" if task == "tagging" else "label"
 
     def counts(split):
         feature = split.features[column]
-        names = getattr(feature, "feature", feature).names
+        inner = getattr(feature, "feature", None)  # Sequence(ClassLabel) -> ClassLabel
+        names = (inner or feature).names
         values = split[column]
-        flat = (v for row in values for v in row) if task == "tagging" else values
+        flat = (v for row in values for v in row) if inner is not None else values
         return collections.Counter(names[v] for v in flat)
 
     seen = set(counts(dataset["train"]))

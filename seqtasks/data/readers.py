@@ -12,7 +12,7 @@ was given) with the columns of the dataset conventions:
 - language model / generation: `text`.
 
 Bad input raises `DataError` with one line `file:line: expected ..., found ...`.
-`read_card` dispatches on a data card's `format`.
+`seqtasks.data.card_data.read_card` dispatches on a data card's `format`.
 """
 
 
@@ -222,61 +222,3 @@ def read_conll_columns(files, token_column=0, tag_column=-1, feature_columns=Non
         {split: _parse_conll_columns(path, token_column, tag_column, columns) for split, path in files.items()},
         [name for name, _ in columns],
     )
-
-
-READERS = {
-    "conllu": read_conllu,
-    "conll_columns": read_conll_columns,
-    "csv": read_csv_classification,
-    "label_first": read_label_first,
-    "class_folder": read_class_folder,
-    "parallel_text": read_parallel_text,
-    "plain_text": read_plain_text,
-    "lines": read_lines,
-}
-
-
-def _resolve_files(card, root):
-    from seqtasks.data.cards import card_file
-
-    def resolve(value):
-        if isinstance(value, dict):
-            return {key: resolve(item) for key, item in value.items()}
-        return card_file(card, value, root)
-
-    return resolve(card.files)
-
-
-def read_card(card, root=None, **overrides):
-    """Reads a data card's files with the reader named by its `format`.
-
-    Args:
-        card: a `DataCard` or a card name.
-        root: data root (default: `resolve_data_root()`).
-        **overrides: reader keyword arguments replacing the card's `reader`
-            defaults (e.g. `tag_column=2` for CoNLL-2003 chunks).
-
-    Returns:
-        The `DatasetDict`.
-
-    Example:
-    >>> read_card("conll2003", tag_column=2)["train"].features["tags"]
-    """
-    from seqtasks.data.cards import load_card
-
-    if isinstance(card, str):
-        card = load_card(card)
-    if card.format not in READERS:
-        raise RecipeError(located(card.path, None, f"expected a format in {sorted(READERS)}, found {card.format!r}"))
-    kwargs = {**(card.reader or {}), **overrides}
-    if card.format in ("class_folder", "lines", "plain_text") and card.split:
-        kwargs.setdefault("seed", card.split.get("seed"))
-        kwargs.setdefault("fractions", card.split.get("fractions"))
-    if card.format in ("csv", "label_first", "class_folder") and card.labels:
-        kwargs.setdefault("labels", card.labels)
-    files = _resolve_files(card, root)
-    if card.format == "class_folder":
-        return read_class_folder(files["all"], **kwargs)
-    if card.format == "plain_text":
-        kwargs.pop("seed", None)
-    return READERS[card.format](files, **kwargs)

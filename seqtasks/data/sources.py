@@ -8,26 +8,12 @@ import warnings
 
 import datasets
 
-from seqtasks.data import document_features, readers
+from seqtasks.data import readers
 from seqtasks.errors import DataError, RecipeError
 
-REQUIRED_COLUMNS = {
-    "tagging": ("tokens", "tags"),
-    "classification": ("text", "label"),
-    "translation": ("source", "target"),
-    "language_model": ("text",),
-    "generation": ("text",),
-}
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
 FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
 KEEP_EXTRA = ("source_line", "document")
-
-
-def _task_kind(task):
-    kind = task if isinstance(task, str) else getattr(task, "kind", None) or getattr(task, "name", None)
-    if kind not in REQUIRED_COLUMNS:
-        raise RecipeError(f"task must be one of {sorted(REQUIRED_COLUMNS)}, received {task!r}")
-    return kind
 
 
 def _read_files(data):
@@ -52,7 +38,9 @@ def _read_source(data, user_data):
     if user_data is not None:
         return user_data
     if data.card:
-        return readers.read_card(data.card, root=getattr(data, "root", None), **(getattr(data, "reader", None) or {}))
+        from seqtasks.data.card_data import read_card
+
+        return read_card(data.card, root=getattr(data, "root", None), **(getattr(data, "reader", None) or {}))
     if data.files:
         return _read_files(data)
     if data.disk:
@@ -144,7 +132,7 @@ def _carve_validation(dataset, seed):
     return datasets.DatasetDict(result)
 
 
-def load_data(data, task, user_data=None):
+def load_data(data, columns, label_columns=(), user_data=None):
     """Loads the data a recipe names and normalises it to the dataset conventions.
 
     Exactly one source must be given: `user_data` (a `DatasetDict`), `data.card`
@@ -152,8 +140,7 @@ def load_data(data, task, user_data=None):
     train: path, ...}`), `data.disk` (`load_from_disk`) or `data.hub`
     (`{id, name, revision}`). Then split names `dev`/`valid` become `validation`,
     columns are renamed by `data.columns` (canonical name -> source column)
-    and only the task's columns and the token-feature columns in `data.features` kept
-    (document features such as `doc_casing` are computed, per `document`),
+    and only the task's columns and the token-feature columns in `data.features` kept,
     string labels become `ClassLabel`s (integer labels need `data.labels`), a
     missing validation split is carved from train (10%, `data.split_seed`), and
     `data.limit` keeps the first N examples of each split it names.
@@ -161,26 +148,22 @@ def load_data(data, task, user_data=None):
     Args:
         data: the recipe's data section (attributes card, root, files, disk, hub,
             columns, reader, limit, split_seed; optionally labels).
-        task: the task kind (`"tagging"`, `"classification"`, `"translation"`,
-            `"language_model"`, `"generation"`) or an object with `.kind`.
+        columns: the columns the task kind needs (e.g. `("tokens", "tags")`).
+        label_columns: those of `columns` that hold labels (made `ClassLabel`s).
         user_data: a `DatasetDict` given in Python instead of a recipe source.
 
     Returns:
         The normalised `datasets.DatasetDict`.
 
     Example:
-    >>> load_data(recipe.data, "tagging")["train"].features["tags"]
+    >>> load_data(recipe.data, ("tokens", "tags"), ("tags",))["train"].features["tags"]
     """
-    kind = _task_kind(task)
     dataset = _rename_splits(_read_source(data, user_data))
     features = getattr(data, "features", None) or ()
-    computed = document_features.derived(features)
-    dataset = _rename_columns(dataset, getattr(data, "columns", None), REQUIRED_COLUMNS[kind],
-                              keep=[name for name in features if name not in computed])
+    dataset = _rename_columns(dataset, getattr(data, "columns", None), columns, keep=list(features))
     labels = getattr(data, "labels", None)
-    for column in ("tags", "label"):
-        if column in REQUIRED_COLUMNS[kind]:
-            dataset = _class_label(dataset, column, labels)
+    for column in label_columns:
+        dataset = _class_label(dataset, column, labels)
     if "train" not in dataset:
         raise RecipeError(f"the data has no train split; found splits {list(dataset)}")
     if "validation" not in dataset:
@@ -190,4 +173,4 @@ def load_data(data, task, user_data=None):
         if split not in dataset:
             raise RecipeError(f"data.limit names split {split!r}; the data has {list(dataset)}")
         dataset[split] = dataset[split].select(range(min(int(limit), len(dataset[split]))))
-    return document_features.add_document_features(dataset, computed)
+    return dataset

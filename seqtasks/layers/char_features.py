@@ -58,6 +58,11 @@ class CharCNN(keras.layers.Layer):
     (2, 5, 8)
     """
 
+    @classmethod
+    def from_block(cls, vocabulary_size, embedding_dim=30, dim=50, kernel_size=3, **kwargs):
+        """Built from the recipe's `model.char_features` block (`dim` = filters)."""
+        return cls(vocabulary_size, embedding_dim=embedding_dim, filters=dim, kernel_size=kernel_size, **kwargs)
+
     def __init__(self, vocab_size, embedding_dim=30, filters=50, kernel_size=3,
                  dropout=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -124,6 +129,11 @@ class CharBiLSTM(keras.layers.Layer):
     >>> layer(np.ones((2, 5, 7), "int32")).shape
     (2, 5, 8)
     """
+
+    @classmethod
+    def from_block(cls, vocabulary_size, embedding_dim=25, dim=25, kernel_size=None, **kwargs):
+        """Built from the recipe's `model.char_features` block (`dim` = units per direction)."""
+        return cls(vocabulary_size, embedding_dim=embedding_dim, units=dim, **kwargs)
 
     def __init__(self, vocab_size, embedding_dim=25, units=25, **kwargs):
         super().__init__(**kwargs)

@@ -217,20 +217,25 @@ class CRF(keras.layers.Layer):
         start, trans, end = self._scores()
         num_steps = ops.shape(steps)[0]
 
-        def step(t, alpha):
-            emit, keep = self._split(steps[t])  # (batch, n), (batch,)
+        def advance(alpha, step):
+            emit, keep = self._split(step)  # (batch, n), (batch,)
             # (batch, from, 1) + (from, to) -> log-sum over `from`
             new = ops.logsumexp(alpha[:, :, None] + trans, axis=1) + emit
-            return t + 1, ops.where(keep[:, None], new, alpha)  # padding: carry alpha
+            return ops.where(keep[:, None], new, alpha)  # padding: carry alpha
 
-        # A while loop with `maximum_iterations`, not `scan`: the gradient of
-        # Keras' TF scan cannot be XLA-compiled (jit_compile, "auto" on GPU).
-        _, alpha = ops.while_loop(
-            lambda t, alpha: t < num_steps,
-            step,
-            (1, start[None, :] + emissions[:, 0]),
-            maximum_iterations=num_steps,
-        )
+        alpha = start[None, :] + emissions[:, 0]  # (batch, n)
+        if keras.backend.backend() == "jax":
+            # JAX differentiates `scan` but not a while loop with a dynamic length.
+            alpha, _ = ops.scan(lambda a, step: (advance(a, step), None), alpha, steps[1:])
+        else:
+            # A while loop with `maximum_iterations`, not `scan`: the gradient of
+            # Keras' TF scan cannot be XLA-compiled (jit_compile, "auto" on GPU).
+            _, alpha = ops.while_loop(
+                lambda t, alpha: t < num_steps,
+                lambda t, alpha: (t + 1, advance(alpha, steps[t])),
+                (1, alpha),
+                maximum_iterations=num_steps,
+            )
         return ops.logsumexp(alpha + end, axis=1)
 
     def sequence_score(self, emissions, tags, mask=None):

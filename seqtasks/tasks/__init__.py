@@ -1,5 +1,3 @@
-"""Task models (imported here so that loading a model finds them)."""
-
-from seqtasks.models.backbone import Backbone  # noqa: F401
-from seqtasks.tasks.classifier import Classifier  # noqa: F401
-from seqtasks.tasks.tagger import Tagger  # noqa: F401
+"""Task kinds: one package each (`tagging`, `classification`), behind the
+interface of `seqtasks.tasks.base.TaskKind`; `registry.TASKS` maps a recipe's
+task name to its kind."""

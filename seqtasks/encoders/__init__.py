@@ -1,0 +1,1 @@
+"""Sequence encoders (registry.ENCODERS) and the backbone that embeds and encodes."""

@@ -1,0 +1,1 @@
+"""Decoding from sequence-to-sequence models: batched greedy and beam search (`search`)."""

@@ -1,0 +1,1 @@
+"""Reporting: shared metrics, plots and baselines."""

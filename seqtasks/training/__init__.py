@@ -1,0 +1,1 @@
+"""Training: `model.fit` with callbacks, schedules, distribution and regularizers."""
