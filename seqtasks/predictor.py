@@ -23,12 +23,17 @@ def _saved(path, load, *args):
     overwritten, not what its name says) reported as one line naming it."""
     import zipfile
 
+    def damaged(why):
+        return SeqtasksError(f"{path}: cannot be loaded, the file is damaged or not a seqtasks run file "
+                             f"({why}); train the run again or restore the file")
+
+    # Keras calls a file that is not a zip archive "File not found"; say what it is.
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise damaged("not a .keras zip archive: truncated or overwritten")
     try:
         return load(*args)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        why = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
-        raise SeqtasksError(f"{path}: cannot be loaded, the file is damaged or not a seqtasks run file "
-                            f"({why}); train the run again or restore the file") from None
+        raise damaged(" ".join(str(error).split())[:120] or type(error).__name__) from None
 
 
 class LoadedModel:

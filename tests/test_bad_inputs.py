@@ -321,13 +321,24 @@ def test_damaged_model_file(what, trained, tmp_path, capsys):
             "garbage": lambda p: bytes(range(256)) * 40, "empty": lambda p: b""}[what]
     copy = damaged_copy(trained, tmp_path, "model.keras", data)
     for command, extra in (("predict", ["the cat"]), ("evaluate", [])):
-        code, out, err = run_main(capsys, command, copy, *extra)
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert code == 2 and out == "", err[-3000:]
-        assert len(lines) == 1 and lines[0].startswith(
-            f"seqtasks: error: {copy / 'model.keras'}: cannot be loaded, the file is damaged or not a "
-            "seqtasks run file ("), err
-        assert lines[0].endswith("); train the run again or restore the file"), lines[0]
+        assert_one_line(capsys, f"{copy / 'model.keras'}: cannot be loaded, the file is damaged or not a seqtasks "
+                                "run file (not a .keras zip archive: truncated or overwritten); train the run "
+                                "again or restore the file", command, copy, *extra)
+
+
+def test_zip_that_is_not_a_model(trained, tmp_path, capsys):
+    import zipfile
+
+    def other_zip(path):
+        with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+            archive.writestr("notes.txt", "not a model")
+        return (tmp_path / "other.zip").read_bytes()
+
+    copy = damaged_copy(trained, tmp_path, "model.keras", other_zip)
+    code, out, err = run_main(capsys, "predict", copy, "the cat")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"seqtasks: error: {copy / 'model.keras'}: cannot be loaded, the file is damaged "
+                          "or not a seqtasks run file ("), err
 
 
 def test_damaged_preprocessor_file(trained, tmp_path, capsys):
