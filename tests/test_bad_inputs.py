@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_cli import conllu, sentences, write_corpus, write_recipe
+from test_cli import write_corpus, write_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 

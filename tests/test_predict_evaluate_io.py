@@ -8,11 +8,10 @@ import json
 import logging
 from pathlib import Path
 
-import datasets
 import pytest
 import yaml
 
-from test_cli import conllu, sentences, write_corpus, write_recipe
+from test_cli import write_corpus, write_recipe
 
 
 class Records(logging.Handler):
