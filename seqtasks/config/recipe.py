@@ -278,7 +278,11 @@ def _apply_override(values, item, source):
             prefix = ".".join(parts[:depth])
             raise RecipeError(_unknown_key_message(f"--set {key}", prefix, part, known))
         if depth == len(parts) - 1:
-            node[part] = yaml.safe_load(raw)
+            try:
+                node[part] = yaml.safe_load(raw)
+            except yaml.YAMLError as err:
+                raise RecipeError(f"--set {item}: the value is not valid YAML "
+                                  f"({getattr(err, 'problem', None) or 'cannot be parsed'})") from None
             return
         sub_type = _unwrap_optional(known[part]) if known is not None else None
         cls = sub_type if dataclasses.is_dataclass(sub_type) else None

@@ -170,6 +170,13 @@ class TaskKind:
         """`{feature: column}` of token-feature columns in CoNLL prediction input."""
         return {}
 
+    def tokenize(self, text, units):
+        """Raw text -> `[(token, start, end)]` the way the kind's training texts
+        were split (the same `preprocess.units` function by default)."""
+        from seqtasks.data.tokenize import tokenize
+
+        return tokenize(text, units)
+
     def model_tokens(self, preprocessor, tokens):
         """Token lists as the model saw them in training (e.g. truncated)."""
         return tokens
