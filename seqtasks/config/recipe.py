@@ -58,6 +58,10 @@ class DataRecipe:
     # (PTB, Tiny Shakespeare). False: one example per text, <bos> text <eos>
     # (names).
     stream: bool = False
+    # Language models: a label column to condition on (e.g. `label`, the
+    # language of each surname): its value is an input at every step, and
+    # `seqtasks generate --condition VALUE` samples texts of that class.
+    condition: Optional[str] = None
 
 
 @dataclass
@@ -122,6 +126,9 @@ class HeadRecipe:
     # Language models: the output projection is the input embedding, transposed
     # (Press & Wolf 2017, Inan et al. 2017): fewer parameters, lower perplexity.
     tie_weights: bool = False
+    # Language models with `data.condition`: width of the condition's
+    # embedding, concatenated to the token embedding at every step.
+    condition_dim: int = 16
 
 
 @dataclass
