@@ -181,6 +181,10 @@ class TrainRecipe:
     # (truncated backpropagation through time); batch_size is then the number
     # of parallel streams the training split is cut into.
     bptt_window: int = 35
+    # Log the global gradient norm of every step (before clipping) into
+    # gradient_norm.json and plots/gradient_norm.png, and each epoch's
+    # largest into history.json (`max_gradient_norm`).
+    log_gradient_norm: bool = False
 
 
 @dataclass
