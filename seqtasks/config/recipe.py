@@ -155,7 +155,10 @@ class TrainRecipe:
     epochs: int = 30
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    clipnorm: Optional[float] = 5.0
+    clipnorm: Optional[float] = 5.0  # each variable's gradient clipped to this norm
+    # The gradients of all variables scaled together so that their global norm
+    # is at most this (Pascanu et al. 2013); used instead of `clipnorm`.
+    global_clipnorm: Optional[float] = None
     weight_decay: Optional[float] = None
     ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
     # An extra training objective from registry.REGULARIZERS (training/regularizers/)

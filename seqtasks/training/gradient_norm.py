@@ -97,7 +97,8 @@ class GradientNormLog(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         from seqtasks.run_dir import write_json
 
-        clipnorm = getattr(self.model.optimizer, "clipnorm", None)
+        optimizer = self.model.optimizer
+        clipnorm = getattr(optimizer, "global_clipnorm", None) or getattr(optimizer, "clipnorm", None)
         finite = [n if math.isfinite(n) else None for n in self.norms]  # JSON has no inf / nan
         write_json(self.directory / "gradient_norm.json",
                    {"steps": finite, "epoch_ends": self.epoch_ends, "clipnorm": clipnorm})

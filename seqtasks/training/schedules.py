@@ -65,7 +65,9 @@ def build_optimizer(t, schedule=None):
 
         cls = with_gradient_norm(cls)
     kwargs = {"learning_rate": t.learning_rate}
-    if t.clipnorm:
+    if t.global_clipnorm:
+        kwargs["global_clipnorm"] = t.global_clipnorm
+    elif t.clipnorm:
         kwargs["clipnorm"] = t.clipnorm
     if t.weight_decay:
         kwargs["weight_decay"] = t.weight_decay
