@@ -6,7 +6,7 @@ seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test|validation|dev|train] [--i
 seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--tag-scheme IOB2]
                  [--ensemble RUN_DIR ...]
 seqtasks generate RUN_DIR [--prompt TEXT] [--num N] [--max-length L] [--temperature T] [--top-k K]
-                  [--top-p P] [--seed S]
+                  [--top-p P] [--seed S] [--condition LABEL]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
@@ -80,6 +80,8 @@ def _parser():
     p.add_argument("--top-p", type=float, default=1.0,
                    help="sample among the most probable tokens holding P of the probability, in (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same texts")
+    p.add_argument("--condition", default=None, metavar="LABEL",
+                   help="the class to generate (models trained with data.condition, e.g. a language: Russian)")
     p = sub.add_parser("baseline", help="the task kind's baseline (classification: TF-IDF + logistic "
                                         "regression; language models: Kneser-Ney n-gram) on a recipe's data")
     recipe_args(p)
@@ -228,7 +230,7 @@ def _generate(args):
     import_keras()
 
     texts = api.load(args.run_dir).generate(args.prompt, args.num, args.max_length, args.temperature,
-                                            args.top_k, args.top_p, args.seed)
+                                            args.top_k, args.top_p, args.seed, condition=args.condition)
     # One text per line; texts that span lines (Shakespeare) apart by a blank line.
     print(("\n\n" if any("\n" in t for t in texts) else "\n").join(texts))
 

@@ -96,7 +96,8 @@ class LoadedModel:
         predictions = self.kind.predict(self.model, self.input_batches(items, features, batch_size))
         return self.kind.results(self, items, predictions, **options)
 
-    def generate(self, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0, top_p=1.0, seed=0):
+    def generate(self, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0, top_p=1.0, seed=0,
+                 condition=None):
         """Generates texts with a language model (other kinds raise `SeqtasksError`).
 
         Args:
@@ -108,6 +109,8 @@ class LoadedModel:
             top_p: sample among the most probable tokens holding this much
                 probability (1 = all).
             seed: the same seed gives the same texts.
+            condition: for a model trained with `data.condition`, the class of
+                the texts (e.g. "Russian"), or a list of `num` classes.
 
         Returns:
             A list of `num` strings, each the prompt and its continuation.
@@ -117,7 +120,7 @@ class LoadedModel:
         ['emra', 'emari', 'emmerick']
         """
         return self.kind.generate(self, prompt=prompt, num=num, max_length=max_length, temperature=temperature,
-                                  top_k=top_k, top_p=top_p, seed=seed)
+                                  top_k=top_k, top_p=top_p, seed=seed, condition=condition)
 
     def read_inputs(self, inputs):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`

@@ -154,7 +154,8 @@ def _check_language_model(recipe, source):
 
     m, t, e = recipe.model, recipe.train, recipe.evaluate
     if TASKS[recipe.task] != "language_model":
-        for key, value in [("data.stream", recipe.data.stream), ("model.head.tie_weights", m.head.tie_weights)]:
+        for key, value in [("data.stream", recipe.data.stream), ("model.head.tie_weights", m.head.tie_weights),
+                           ("data.condition", recipe.data.condition)]:
             if value:
                 raise RecipeError(f"{source}: '{key}' needs task 'language_model', found '{recipe.task}'")
         return
@@ -169,6 +170,8 @@ def _check_language_model(recipe, source):
         ("train.class_weight", t.class_weight != "none", "has no classes to weigh in a language model"),
         ("preprocess.max_length", recipe.data.stream and recipe.preprocess.max_length,
          "cuts texts, which a stream (data.stream) never has; remove it"),
+        ("data.condition", recipe.data.stream and recipe.data.condition,
+         "conditions each text on its label, which a stream (data.stream) joins; use one or the other"),
         ("train.distribute", recipe.data.stream and t.distribute == "mirrored",
          "'mirrored' would split the streams whose state is carried (data.stream); use 'none'"),
     ]
@@ -177,6 +180,7 @@ def _check_language_model(recipe, source):
             raise RecipeError(f"{source}: '{key}' {why}")
     for key, number, least in [("train.bptt_window", t.bptt_window, 1), ("evaluate.stream_rows", e.stream_rows, 1),
                                ("evaluate.samples", e.samples, 0), ("evaluate.sample_length", e.sample_length, 1),
-                               ("evaluate.ngram_order", e.ngram_order or 1, 1)]:
+                               ("evaluate.ngram_order", e.ngram_order or 1, 1),
+                               ("model.head.condition_dim", m.head.condition_dim, 1)]:
         if number < least:
             raise RecipeError(f"{source}: '{key}' must be at least {least}, found {number}")

@@ -30,7 +30,8 @@ def prepare_data(recipe, data=None):
     from seqtasks.data.sources import load_data
 
     kind = task_kind(recipe.task)
-    dataset = load_data(recipe.data, kind.columns, kind.label_columns, user_data=data)
+    columns, label_columns = kind.data_columns(recipe)
+    dataset = load_data(recipe.data, columns, label_columns, user_data=data)
     dataset, scheme = kind.prepare(dataset, recipe)
     unseen = unseen_labels(dataset, kind.label_column) if kind.label_column else {}  # LMs: no labels
     return dataset, scheme, unseen

@@ -171,3 +171,39 @@ def _annotate(axes, matrix, normalize):
             text = f"{value:.2f}" if normalize else f"{int(value)}"
             axes.text(column, row, text, ha="center", va="center", fontsize=7,
                       color="white" if value > high else "black")
+
+
+def plot_gradient_norm(norms, epoch_ends, clipnorm, path):
+    """Plots the global gradient norm of each training step on a log scale,
+    with the epochs and the clipping threshold marked.
+
+    Args:
+        norms: one float per step (inf / nan are drawn at the top edge, in red).
+        epoch_ends: the step count at the end of each epoch.
+        clipnorm: the optimizer's clipping norm (a dashed line), or None.
+        path: the PNG file to write.
+
+    Example:
+
+    >>> plot_gradient_norm([0.5, 2.0, 40.0], [3], 5.0, "plots/gradient_norm.png")
+    """
+    values = np.asarray(norms, dtype=np.float64)
+    finite = np.isfinite(values) & (values > 0)
+    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    axes = figure.subplots()
+    steps = np.arange(1, len(values) + 1)
+    axes.plot(steps[finite], values[finite], linewidth=0.8, label="global gradient norm (before clipping)")
+    if (~finite).any() and finite.any():
+        axes.scatter(steps[~finite], np.full((~finite).sum(), values[finite].max()), color="red", s=10,
+                     label="not finite")
+    if clipnorm:
+        axes.axhline(clipnorm, color="black", linestyle="--", linewidth=0.8, label=f"clipnorm {clipnorm:g}")
+    for end in epoch_ends[:-1]:
+        axes.axvline(end + 0.5, color="grey", alpha=0.3, linewidth=0.8)
+    if finite.any():
+        axes.set_yscale("log")
+    axes.set_xlabel("training step (grey lines: epochs)")
+    axes.set_ylabel("gradient norm")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left")
+    _save(figure, path)

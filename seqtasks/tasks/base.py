@@ -47,6 +47,11 @@ class TaskKind:
     def label_columns(self):
         return (self.label_column,)
 
+    def data_columns(self, recipe):
+        """`(columns, label_columns)` to load for `recipe` (by default the
+        kind's own; a language model conditioned on a label adds its column)."""
+        return self.columns, self.label_columns
+
     # -- data -------------------------------------------------------------------------
     def prepare(self, dataset, recipe, paths=None):
         """Kind-specific checks and conversions of the loaded data.

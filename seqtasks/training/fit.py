@@ -70,6 +70,11 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
         recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
         schedule_callbacks)
     callbacks += kind.callbacks(recipe, preprocessor, directory)
+    if t.log_gradient_norm:
+        from seqtasks.training.gradient_norm import GradientNormLog
+
+        # First, so that the history callbacks see `max_gradient_norm` in the logs.
+        callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
     LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
              f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
     start = time.perf_counter()
