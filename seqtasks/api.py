@@ -76,7 +76,16 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     from seqtasks.training import fit
 
     recipe = resolve_recipe(recipe, overrides, data_root)
-    final, partial = rd.choose_output(output, recipe.name, resume)
+    final, partial, lock = rd.choose_output(output, recipe.name, resume)  # held until the end
+    try:
+        return _train_locked(recipe, data, final, partial, resume)
+    finally:
+        lock.release()
+
+
+def _train_locked(recipe, data, final, partial, resume):
+    from seqtasks.training import fit
+
     if resume:
         recipe = Recipe.from_yaml(partial / "recipe.yaml")
     started = False

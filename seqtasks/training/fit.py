@@ -25,7 +25,13 @@ class FitResult:
 
 
 def configure(recipe):
-    """Seed, threads and precision policy, before any model is built."""
+    """Seed, threads, determinism and precision policy, before any model is built.
+
+    The same seed gives the same run on CPU: `set_random_seed` seeds Python,
+    NumPy and the back end, and on TensorFlow op determinism makes the
+    kernels that could reduce in a varying order (on CPU a few
+    scatter/segment ops; costs nothing measurable here) run in a fixed one.
+    """
     import keras
 
     if recipe.train.threads and keras.backend.backend() == "tensorflow":
@@ -36,6 +42,10 @@ def configure(recipe):
         except RuntimeError:
             LOG.warning("train.threads ignored: TensorFlow was already initialised")
     keras.utils.set_random_seed(recipe.seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if recipe.train.mixed_precision
                                             else "float32")
 
@@ -65,14 +75,26 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode)
     from seqtasks.training.callbacks import make_callbacks
 
-    callbacks, dev_metric, run_history = make_callbacks(
+    callbacks, dev_metric, run_history, state = make_callbacks(
         recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
         schedule_callbacks)
-    callbacks += kind.callbacks(recipe, preprocessor, directory)
-    start = time.perf_counter()
-    model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=t.epochs,
-              callbacks=callbacks, verbose=t.verbose, shuffle=False)  # Batches shuffles itself, with length bucketing
-    train_seconds = time.perf_counter() - start
+    callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
+    initial_epoch = state.restore(model)  # 0 unless resuming
+    run_history.completed = initial_epoch
+    if state.finished:
+        # Killed after training, while evaluating or saving: evaluate the kept weights.
+        LOG.info("resuming after training (%d epochs): evaluating and saving", initial_epoch)
+        run_history.on_train_begin()
+    else:
+        start = time.perf_counter()
+        # An interrupted fit that had already stopped (early stopping, time
+        # limit) runs no more epochs: only `on_train_end` (best weights back).
+        epochs = initial_epoch if state.state and state.state.get("stopped") else t.epochs
+        model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=epochs,
+                  initial_epoch=initial_epoch, callbacks=callbacks, verbose=t.verbose,
+                  shuffle=False)  # Batches shuffles itself, with length bucketing
+        state.finish(state.train_seconds + time.perf_counter() - start)
+    train_seconds = state.train_seconds
     history = run_history.history
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
     metrics.update(_evaluate_splits(recipe, kind, model, encoded, preprocessor.labels, scheme, directory))
