@@ -298,25 +298,38 @@ def _save_npz(path, arrays):
 class KillSwitch(keras.callbacks.Callback):
     """A test hook: kills the process with SIGKILL at a chosen point.
 
-    Set `SEQTASKS_TEST_KILL=batch:N` to die after the N-th training batch of
-    this process (counted across epochs), or `evaluate` to die after `fit`
-    returned (during the final evaluation). The resume tests use it to
-    interrupt a training subprocess as a power cut would.
+    `SEQTASKS_TEST_KILL` says where: `batch:N` after the N-th training batch
+    of this process (counted across epochs), `epoch:E` after the second batch
+    of epoch E (0-based: in the middle of it), or `evaluate` after training
+    was recorded as finished, as the final evaluation starts (`kill_point`).
+    The resume tests use it to interrupt a training subprocess as a power
+    cut would.
+
+    Args:
+        spec: the point, as above.
     """
 
     def __init__(self, spec):
         super().__init__()
         self.spec = spec
         self.count = 0
+        self.epoch = None
+        self.in_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.in_epoch = epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.count += 1
-        if self.spec == f"batch:{self.count}":
+        self.in_epoch += 1
+        if self.spec == f"batch:{self.count}" or (self.spec == f"epoch:{self.epoch}" and self.in_epoch == 2):
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def on_train_end(self, logs=None):
-        if self.spec == "evaluate":
-            os.kill(os.getpid(), signal.SIGKILL)
+
+def kill_point(name):
+    """Kills the process here when `SEQTASKS_TEST_KILL` is `name` (see `KillSwitch`)."""
+    if os.environ.get("SEQTASKS_TEST_KILL") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def make_callbacks(recipe, kind, train, dev_encoded, labels, scheme, directory, monitor, mode,

@@ -73,7 +73,7 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     monitor = monitor_name if t.monitor == "auto" else t.monitor
     mode = "min" if "loss" in monitor else "max"
     model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode)
-    from seqtasks.training.callbacks import make_callbacks
+    from seqtasks.training.callbacks import kill_point, make_callbacks
 
     callbacks, dev_metric, run_history, state = make_callbacks(
         recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
@@ -94,6 +94,7 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
                   initial_epoch=initial_epoch, callbacks=callbacks, verbose=t.verbose,
                   shuffle=False)  # Batches shuffles itself, with length bucketing
         state.finish(state.train_seconds + time.perf_counter() - start)
+        kill_point("evaluate")  # a test hook: killed after training, before evaluation
     train_seconds = state.train_seconds
     history = run_history.history
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
