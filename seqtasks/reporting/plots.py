@@ -26,10 +26,17 @@ def _save(figure, path):
     try:
         with os.fdopen(handle, "wb") as stream:
             figure.savefig(stream, format="png")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a plot is an ordinary file
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _series_names(history):
