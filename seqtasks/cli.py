@@ -128,6 +128,9 @@ def _evaluate(args):
     print(json.dumps({args.split: scores}, indent=2))
 
 
+PREDICT_CHUNK = 2000  # inputs predicted and printed at a time
+
+
 def _predict(args):
     from seqtasks import api
     from seqtasks.inputs import read_inputs
@@ -135,7 +138,13 @@ def _predict(args):
     model = api.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
-    print(model.kind.format_results(model.predict(inputs, **options), args.format))
+    # In chunks, each printed before the next is predicted: memory stays
+    # bounded by a chunk's results however long the input (issue 25).
+    for start in range(0, len(inputs), PREDICT_CHUNK):
+        if start and args.format == "conll":
+            print()  # the blank line between sentences that joins the chunks
+        results = model.predict(inputs[start: start + PREDICT_CHUNK], **options)
+        print(model.kind.format_results(results, args.format), flush=True)
 
 
 def _generate(args):

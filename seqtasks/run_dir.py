@@ -16,12 +16,17 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 from pathlib import Path
 
 from seqtasks.errors import SeqtasksError
 
 REQUIRED = ("model.keras", "preprocessor.json", "recipe.yaml")
+# The largest model.keras opened (bytes; $SEQTASKS_MAX_MODEL_BYTES overrides):
+# far above any recipe's model (tens of MB), far below what could exhaust
+# memory; `predict` on a model.keras linked to /dev/zero grew to 22.7 GB.
+MAX_MODEL_BYTES = 4 << 30
 # Version 2: task-kind packages, heads that return logits (seqtasks 0.2).
 FORMAT = 2
 
@@ -220,6 +225,7 @@ def check_run_dir(path):
     missing = [f for f in REQUIRED if not (path / f).exists()]
     if missing:
         raise SeqtasksError(f"{path}: not a run directory (missing {', '.join(missing)})")
+    check_model_file(path / "model.keras")
     stamp = _read_stamp(path)
     if stamp.get("format") != FORMAT:
         from seqtasks.version import __version__
@@ -230,6 +236,20 @@ def check_run_dir(path):
             f"seqtasks {__version__} cannot load (format {FORMAT}); load it with seqtasks {saved} "
             f"(git checkout aa263cf) or train its recipe again with this version")
     return path
+
+
+def check_model_file(path):
+    """Raises a one-line error unless `path` is a regular file no larger than
+    `MAX_MODEL_BYTES` (a device such as /dev/zero, a pipe or a folder is refused
+    before anything reads it)."""
+    info = os.stat(path)  # follows a symbolic link to what it names
+    if not stat.S_ISREG(info.st_mode):
+        raise SeqtasksError(f"{path}: not a regular file (a device, pipe or folder); expected a saved "
+                            "Keras model")
+    limit = int(os.environ.get("SEQTASKS_MAX_MODEL_BYTES") or MAX_MODEL_BYTES)
+    if info.st_size > limit:
+        raise SeqtasksError(f"{path}: {info.st_size:,} bytes, more than the {limit:,} a model is allowed "
+                            "(set $SEQTASKS_MAX_MODEL_BYTES to open a larger one)")
 
 
 def _read_stamp(path):

@@ -87,8 +87,14 @@ def _check_ranges(recipe, source):
 
 
 def _check_data(recipe, source):
-    """Token features: per-token task kinds only, with a sensible size."""
+    """Token features: per-token task kinds only, with a sensible size; the
+    training length bound."""
     from seqtasks.registry import TASKS
+
+    bound = recipe.data.max_length
+    if bound is not None and (type(bound) is not int or bound < 1):
+        raise RecipeError(f"{source}: 'data.max_length' must be a whole number of tokens, at least 1, "
+                          f"or null (no bound), found {bound!r}")
 
     if recipe.data.features and TASKS[recipe.task] != "tagging":
         raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")

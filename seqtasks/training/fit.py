@@ -66,6 +66,10 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     """
     t = recipe.train
     encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
+    from seqtasks.data.lengths import split_long_examples
+
+    encoded["train"], split_count = split_long_examples(encoded["train"], recipe.data.max_length,
+                                                        kind.per_token)
     weights = kind.example_weights(recipe, encoded["train"], len(preprocessor.labels))
     train = kind.batches(encoded["train"], recipe, training=True, example_weights=weights)
     validation = kind.batches(encoded["validation"], recipe)  # None: no Keras validation pass
@@ -97,7 +101,8 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
         kill_point("evaluate")  # a test hook: killed after training, before evaluation
     train_seconds = state.train_seconds
     history = run_history.history
-    metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
+    metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme,
+               "long_examples_split": split_count}
     metrics.update(_evaluate_splits(recipe, kind, model, encoded, preprocessor.labels, scheme, directory))
     metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history, t.train_with_dev))
     metrics.update(kind.extra_metrics(recipe, dataset))
