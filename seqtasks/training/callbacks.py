@@ -202,11 +202,16 @@ class TrainingState(keras.callbacks.Callback):
             optimizer.build(model.trainable_variables)
         saved = np.load(self.directory / self.state["variables"])
         variables = self._variables()
-        if len(saved.files) != len(variables):
-            raise SeqtasksError(f"{self.directory}: saved state holds {len(saved.files)} variables, "
+        count = len([name for name in saved.files if name.startswith("v")])
+        if count != len(variables):
+            raise SeqtasksError(f"{self.directory}: saved state holds {count} variables, "
                                 f"the recipe's model {len(variables)}; it was not written by this recipe")
         for i, variable in enumerate(variables):
             variable.assign(saved[f"v{i}"])
+        if "global_seed" in saved.files:  # keras.random calls without their own generator
+            from keras.src.random.seed_generator import global_seed_generator
+
+            global_seed_generator().state.assign(saved["global_seed"])
         self.batches._epoch = self.state["epoch"]  # the shuffle of the next epoch
         return self.state["epoch"]
 
@@ -216,19 +221,22 @@ class TrainingState(keras.callbacks.Callback):
         variables = list(model.weights) + list(model.optimizer.variables)
         for layer in model._flatten_layers(include_self=True, recursive=True):
             variables += [generator.state for generator in getattr(layer, "_seed_generators", [])]
+        return variables
+
+    @staticmethod
+    def _global_seed():
+        """The state of Keras' global seed generator, or None before its first use."""
         from keras.src.backend.common import global_state
 
         generator = global_state.get_global_attribute("global_seed_generator")
-        if generator is not None:
-            variables.append(generator.state)
-        return variables
+        return None if generator is None else keras.ops.convert_to_numpy(generator.state)
 
     def _write(self, epoch, finished=False, seconds=None):
         self.directory.mkdir(parents=True, exist_ok=True)
         tag = "final" if finished else str(epoch)
         names = {"variables": f"variables-{tag}.npz"}
         _save_npz(self.directory / names["variables"],
-                  [keras.ops.convert_to_numpy(v) for v in self._variables()])
+                  [keras.ops.convert_to_numpy(v) for v in self._variables()], global_seed=self._global_seed())
         callbacks = {}
         for index, callback in enumerate(self.callbacks):
             values = {key: _plain(getattr(callback, key)) for key in _CALLBACK_STATE
@@ -287,11 +295,13 @@ def _plain(value):
     return float(value)
 
 
-def _save_npz(path, arrays):
-    """Writes arrays `v0, v1, ...` to `path` atomically."""
+def _save_npz(path, arrays, **named):
+    """Writes arrays `v0, v1, ...` (and the `named` ones that are not None) to `path` atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
+    values = {f"v{i}": np.asarray(a) for i, a in enumerate(arrays)}
+    values.update({key: np.asarray(a) for key, a in named.items() if a is not None})
     with open(tmp, "wb") as f:
-        np.savez(f, **{f"v{i}": np.asarray(a) for i, a in enumerate(arrays)})
+        np.savez(f, **values)
     os.replace(tmp, path)
 
 
