@@ -73,8 +73,6 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     Returns:
         A `Run` with the directory, resolved recipe, metrics and history.
     """
-    from seqtasks.training import fit
-
     recipe = resolve_recipe(recipe, overrides, data_root)
     final, partial, lock = rd.choose_output(output, recipe.name, resume)  # held until the end
     try:
