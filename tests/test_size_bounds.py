@@ -3,7 +3,6 @@ with the count reported, model files are opened only when they are regular
 files of a bounded size, and `predict` prints its output in chunks."""
 
 import json
-import os
 
 import numpy as np
 import pytest
