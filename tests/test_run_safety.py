@@ -17,6 +17,7 @@ from conftest import SUBPROCESS_TIMEOUT, run_cli
 from test_pos_pipeline import synthetic_dataset, tiny_recipe
 
 import seqtasks
+from seqtasks import run_dir
 from seqtasks.errors import SeqtasksError
 
 TESTS = Path(__file__).resolve().parent
@@ -138,7 +139,7 @@ def test_a_stale_lock_of_a_killed_run_is_taken_over_and_named(tmp_path, caplog):
     holder.wait()
     assert (tmp_path / "run.lock").exists()  # left behind by the killed process
     with caplog.at_level("WARNING", logger="seqtasks"):
-        final, partial, lock = seqtasks.run_dir.choose_output(out, "x", resume=True)
+        final, partial, lock = run_dir.choose_output(out, "x", resume=True)
     try:
         assert lock.stale["pid"] == holder.pid
         assert f"pid {holder.pid}" in caplog.text and "no longer running" in caplog.text
@@ -152,7 +153,7 @@ def test_default_outputs_of_concurrent_runs_get_different_numbers(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     holder = hold_lock(Path("runs") / "x")
     try:
-        final, partial, lock = seqtasks.run_dir.choose_output(None, "x")
+        final, partial, lock = run_dir.choose_output(None, "x")
         assert final == Path("runs") / "x-2"
         lock.release()
     finally:
