@@ -73,10 +73,17 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     Returns:
         A `Run` with the directory, resolved recipe, metrics and history.
     """
+    recipe = resolve_recipe(recipe, overrides, data_root)
+    final, partial, lock = rd.choose_output(output, recipe.name, resume)  # held until the end
+    try:
+        return _train_locked(recipe, data, final, partial, resume)
+    finally:
+        lock.release()
+
+
+def _train_locked(recipe, data, final, partial, resume):
     from seqtasks.training import fit
 
-    recipe = resolve_recipe(recipe, overrides, data_root)
-    final, partial = rd.choose_output(output, recipe.name, resume)
     if resume:
         recipe = Recipe.from_yaml(partial / "recipe.yaml")
     started = False

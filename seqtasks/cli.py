@@ -181,6 +181,9 @@ def _evaluate(args):
     print(json.dumps({args.input or split: scores}, indent=2))
 
 
+PREDICT_CHUNK = 2000  # inputs predicted and printed at a time
+
+
 def _predict(args):
     from seqtasks.inputs import check_texts
 
@@ -200,13 +203,19 @@ def _predict(args):
     model = api.load(directories if args.ensemble else directories[0])
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
-    given = [i for i, item in enumerate(inputs) if item is not None]
-    results = model.predict([inputs[i] for i in given], **options)
-    # A blank input line keeps its place: one output line (CoNLL: block) per input line.
-    out = ["{}" if args.format == "json" else ""] * len(inputs)
-    for i, result in zip(given, results):
-        out[i] = model.kind.format_results([result], args.format)
-    print(("\n\n" if args.format == "conll" else "\n").join(out))
+    # In chunks, each printed before the next is predicted: memory stays
+    # bounded by a chunk's results however long the input (issue 25). A blank
+    # input line keeps its place: one output line (CoNLL: block) per input line.
+    for start in range(0, len(inputs), PREDICT_CHUNK):
+        chunk = inputs[start: start + PREDICT_CHUNK]
+        given = [i for i, item in enumerate(chunk) if item is not None]
+        results = model.predict([chunk[i] for i in given], **options) if given else []
+        out = ["{}" if args.format == "json" else ""] * len(chunk)
+        for i, result in zip(given, results):
+            out[i] = model.kind.format_results([result], args.format)
+        if start and args.format == "conll":
+            print()  # the blank line between sentences that joins the chunks
+        print(("\n\n" if args.format == "conll" else "\n").join(out), flush=True)
 
 
 def _check_tag_scheme(directories, tag_scheme):

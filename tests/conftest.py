@@ -15,6 +15,7 @@ _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
 atexit.register(shutil.rmtree, _HF, ignore_errors=True)
 os.environ["HF_HOME"] = _HF
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_HF, "datasets")
+os.environ["SEQTASKS_CACHE"] = os.path.join(_HF, "seqtasks")  # checksum cache (issue 25)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 

@@ -1,5 +1,6 @@
 """Data cards: every card loads, matches MANIFEST.sha256, and verification catches tampering."""
 
+import json
 import shutil
 
 import pytest
@@ -59,11 +60,32 @@ def test_missing_file_names_card_file_and_places(tmp_path, monkeypatch):
     with pytest.raises(DataError) as error:
         cards.card_file(card, "ptb/nope.txt", root=tmp_path / "explicit")
     message = str(error.value)
-    assert "'ptb'" in message and "ptb/nope.txt" in message
-    assert str(tmp_path / "explicit" / "ptb/nope.txt") in message
-    assert str(tmp_path / "env" / "ptb/nope.txt") in message
-    assert str(cards.REPO.parent / "shared" / "data" / "ptb/nope.txt") in message
+    assert "'ptb'" in message and str(tmp_path / "explicit" / "ptb/nope.txt") in message
     assert "\n" not in message
+    with pytest.raises(DataError, match=r"env/ptb/nope.txt not found.*SEQTASKS_DATA"):
+        cards.card_file(card, "ptb/nope.txt")
+
+
+@needs_data
+def test_an_explicit_root_that_lacks_a_file_never_falls_back(tmp_path, monkeypatch):
+    """Issue 25 item 4: a mistyped or incomplete data root is an error naming
+    the file, in training and in `data verify`, though ../shared/data has it."""
+    import seqtasks
+    from conftest import run_cli
+
+    monkeypatch.delenv("SEQTASKS_DATA", raising=False)
+    card = cards.load_card("sst_binary_sentences")
+    assert (cards.default_data_root() / card.files["train"]).exists()
+    with pytest.raises(DataError, match=str(tmp_path / "sst_binary_sentences") + "/"):
+        card_data.read_card(card, tmp_path)
+    recipe = {"name": "x", "task": "classification",
+              "data": {"card": "sst_binary_sentences", "root": str(tmp_path / "typo")}}
+    with pytest.raises(DataError, match="typo/sst_binary_sentences/.* not found"):
+        seqtasks.train(recipe, output=tmp_path / "run")
+    assert not (tmp_path / "run.partial").exists() and not (tmp_path / "run.lock").exists()
+    done = run_cli("data", "verify", "sst_binary_sentences", "--data-root", tmp_path)
+    assert done.returncode == 1 and "FAILED" in done.stdout
+    assert str(tmp_path / "sst_binary_sentences") + "/" in done.stdout
 
 
 def test_resolve_data_root_order(tmp_path, monkeypatch):
@@ -113,8 +135,29 @@ def test_verify_reports_tampering(tmp_path):
     target.write_bytes(bytes(data))
     problems = card_data.verify_card(card, tmp_path)
     assert len(problems) == 1 and "sst_binary_sentences/stsa.binary.dev: sha256" in problems[0]
+    # Reading the card for training refuses it, naming the file.
+    with pytest.raises(DataError, match=f"{target}: sha256 .* does not match data card 'sst_binary_sentences'"):
+        card_data.read_card(card, tmp_path)
     target.write_bytes(target.read_bytes() + b"1 one more line\n")
     card.sha256["sst_binary_sentences/stsa.binary.dev"] = cards.sha256_of(target)
     assert card_data.verify_card(card, tmp_path) == [
         "sst_binary_sentences: split validation examples: counted 873, card says 872"
     ]
+
+
+def test_checksums_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQTASKS_CACHE", str(tmp_path / "cache"))
+    target = tmp_path / "f.txt"
+    target.write_text("one\n")
+    first = cards.cached_sha256(target)
+    assert first == cards.sha256_of(target)
+    calls = []
+    original = cards.sha256_of
+    monkeypatch.setattr(cards, "sha256_of", lambda path: calls.append(path) or original(path))
+    assert cards.cached_sha256(target) == first and calls == []  # a repeat check reads nothing
+    target.write_text("two\n")  # same size, new mtime
+    import os
+
+    os.utime(target, ns=(1, 1))
+    assert cards.cached_sha256(target) != first and len(calls) == 1
+    assert len(json.loads((tmp_path / "cache" / "sha256.json").read_text())) == 1  # old entry dropped

@@ -74,3 +74,13 @@ def test_crash_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         plot_history({"loss": [1.0, 0.5]}, tmp_path / "history.png")
     assert os.listdir(tmp_path) == []
+
+
+def test_plots_get_ordinary_file_modes(tmp_path):
+    """Issue 25 item 14: 0644 under the usual umask 022, not mkstemp's 0600."""
+    old = os.umask(0o022)
+    try:
+        plot_history({"loss": [1.0, 0.5]}, tmp_path / "curves.png")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "curves.png").stat().st_mode & 0o777 == 0o644

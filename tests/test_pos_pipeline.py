@@ -337,54 +337,64 @@ def test_resume_keeps_patience_and_best_epoch(tmp_path, monkeypatch):
     assert json.loads((out / "history.json").read_text())["val_accuracy"] == [0.9, 0.5, 0.4]
 
 
-def test_resume_state_rebuilds_callbacks(tmp_path):
+def test_training_state_saves_and_restores_everything(tmp_path):
+    """TrainingState brings back weights, optimizer (step, moments, EMA,
+    learning rate), dropout seed-generator state, callback state and the
+    data order, on a fresh model built the same way."""
     import keras
     import numpy as np
 
-    from seqtasks.training.callbacks import ResumeState, RunHistory
     from seqtasks.data.batching import Batches
+    from seqtasks.training.callbacks import TrainingState
 
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(use_ema=True, ema_momentum=0.5), "mse")
+    def build():
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5), keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(use_ema=True, ema_momentum=0.5), "mse")
+        return model
+
+    model = build()
     x, y = np.random.default_rng(0).random((8, 3)), np.zeros((8, 2))
-    model.fit(x, y, verbose=0)
-    best = [np.full_like(w, 7.0) for w in model.get_weights()]
-    current = model.get_weights()
-    model.set_weights(best)
-    model.save_weights(tmp_path / "best.weights.h5")  # with the optimizer's state after one epoch
-    model.set_weights(current)
     model.fit(x, y, epochs=2, verbose=0)
-    current = model.get_weights()
-    optimizer_state = [v.numpy() for v in model.optimizer.variables]
-    history = RunHistory(tmp_path / "history.json")
-    history.history = {"val_f1": [0.5, 0.9, 0.7, 0.6], "learning_rate": [1e-3, 1e-3, 1e-3, 5e-4]}
-    stopping = keras.callbacks.EarlyStopping("val_f1", mode="max", patience=5)
-    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "x.weights.h5"), "val_f1", mode="max",
-                                                 save_best_only=True, save_weights_only=True)
+    model.optimizer.learning_rate = 5e-4  # as a plateau cut would
+    stopping = keras.callbacks.EarlyStopping("val_f1", mode="max", patience=5, restore_best_weights=True)
     plateau = keras.callbacks.ReduceLROnPlateau("val_f1", mode="max", patience=2)
+    stopping.best, stopping.best_epoch, stopping.wait = 0.9, 1, 2
+    stopping.best_weights = [np.full_like(w, 7.0) for w in model.get_weights()]
+    plateau.best, plateau.wait, plateau.cooldown_counter = 0.9, 1, 0
     batches = Batches({"token_ids": [np.array([2, 3])], "labels": [np.array([0, 1])]}, 1, shuffle=True)
-    state = ResumeState(history, "val_f1", "max", tmp_path / "best.weights.h5", batches,
-                        [stopping, checkpoint, plateau])
-    for callback in (stopping, checkpoint, plateau, state):
-        callback.set_model(model)
-        callback.on_train_begin()
-    state.on_epoch_begin(4)
-    assert (stopping.best, stopping.best_epoch, stopping.wait) == (0.9, 1, 2)
-    assert checkpoint.best == 0.9
-    assert (plateau.best, plateau.wait) == (0.9, 1)  # LR cut after epoch 3 reset its count
-    assert batches._epoch == 4 and state.resumed_at == 4
-    for got, want in zip(stopping.best_weights, best):
+    state = TrainingState(tmp_path, batches, [stopping, plateau])
+    state.set_model(model)
+    state._fit_start = 0.0
+    state._write(4, seconds=12.5)
+    saved = [keras.ops.convert_to_numpy(v) for v in state._variables()]
+    assert any("seed_generator" in v.path for v in state._variables())
+
+    fresh, batches2 = build(), Batches({"token_ids": [np.array([2, 3])], "labels": [np.array([0, 1])]}, 1,
+                                       shuffle=True)
+    stopping2 = keras.callbacks.EarlyStopping("val_f1", mode="max", patience=5, restore_best_weights=True)
+    plateau2 = keras.callbacks.ReduceLROnPlateau("val_f1", mode="max", patience=2)
+    state2 = TrainingState(tmp_path, batches2, [stopping2, plateau2])
+    assert state2.restore(fresh) == 4 and batches2._epoch == 4 and state2.train_seconds == 12.5
+    for callback in (stopping2, plateau2, state2):
+        callback.set_model(fresh)
+        callback.on_train_begin()  # resets them; TrainingState, last, puts the saved state back
+    assert (stopping2.best, stopping2.best_epoch, stopping2.wait) == (0.9, 1, 2)
+    assert (plateau2.best, plateau2.wait) == (0.9, 1)
+    for got, want in zip(stopping2.best_weights, stopping.best_weights):
         np.testing.assert_array_equal(got, want)
-    for got, want in zip(model.get_weights(), current):
-        np.testing.assert_array_equal(got, want)  # the model keeps its resumed weights
-    for got, want in zip(model.optimizer.variables, optimizer_state):
-        np.testing.assert_array_equal(got.numpy(), want)  # ...and its optimizer step, moments and EMA
+    for got, want in zip(state2._variables(), saved):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), want)
+    assert float(keras.ops.convert_to_numpy(fresh.optimizer.learning_rate)) == pytest.approx(5e-4)
+    # Only the latest epoch's files are kept.
+    assert sorted(p.name for p in (tmp_path / "resume").iterdir()) == ["best-0-4.npz", "state.json",
+                                                                        "variables-4.npz"]
 
 
 def test_ema_weights_are_scored_kept_and_saved(tmp_path):
-    """With train.ema_momentum the dev metric, the best checkpoint and the saved
+    """With train.ema_momentum the dev metric, the best weights and the saved
     model all use the averaged weights: the reported dev score is the best
-    epoch's, and the checkpoint equals the final model."""
+    epoch's, and the run directory holds the weights once (model.keras)."""
     import keras
     import numpy as np
 
@@ -394,10 +404,8 @@ def test_ema_weights_are_scored_kept_and_saved(tmp_path):
     assert run.metrics["validation"]["accuracy"] == pytest.approx(max(history["val_accuracy"]), abs=1e-6)
     assert run.metrics["test"]["accuracy"] >= 0.9
     loaded = keras.saving.load_model(tmp_path / "run" / "model.keras")
-    best = keras.saving.load_model(tmp_path / "run" / "model.keras")
-    best.load_weights(tmp_path / "run" / "checkpoints" / "best.weights.h5")
-    for got, want in zip(loaded.get_weights(), best.get_weights()):
-        np.testing.assert_array_equal(got, want)
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*.h5")) == []
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "resume").exists()
     # The weights being trained are the same with and without EMA (same seed);
     # the kept ones must be their average, not the last or best raw weights.
     plain = seqtasks.train(tiny_recipe(epochs=4, learning_rate=0.05), data=synthetic_dataset(),

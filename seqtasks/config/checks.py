@@ -117,7 +117,8 @@ def _check_optional_ranges(recipe, source):
 
 def _check_data(recipe, source):
     """Token features: per-token task kinds only, with a sensible size; limits
-    are whole numbers of examples, at least 1, per named split."""
+    are whole numbers of examples, at least 1, per named split; the training
+    length bound."""
     from seqtasks.registry import TASKS
 
     limits = recipe.data.limit
@@ -125,6 +126,10 @@ def _check_data(recipe, source):
         if type(limit) is not int or limit < 1:  # bool is not a count
             raise RecipeError(f"{source}: 'data.limit.{split}' must be a whole number of examples, at least 1, "
                               f"found {limit!r}")
+    bound = recipe.data.max_length
+    if bound is not None and (type(bound) is not int or bound < 1):
+        raise RecipeError(f"{source}: 'data.max_length' must be a whole number of tokens, at least 1, "
+                          f"or null (no bound), found {bound!r}")
 
     if recipe.data.features and TASKS[recipe.task] != "tagging":
         raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")

@@ -43,6 +43,10 @@ class DataRecipe:
     labels: Optional[list] = None
     limit: dict = field(default_factory=dict)
     split_seed: int = 1234
+    # Longest training example (tokens): longer ones are split (per-token
+    # tasks) or refused (classification), the count reported
+    # (`data.lengths`); null: no bound.
+    max_length: Optional[int] = 1000
     # Token-level input features beside the words (tagging): names of
     # string-sequence columns, e.g. [pos] for chunking on CoNLL-2003.
     features: list = field(default_factory=list)

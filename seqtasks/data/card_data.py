@@ -9,7 +9,7 @@ verify_card("ptb")                               # [] when the files match the c
 ```
 """
 
-from seqtasks.data.cards import COUNTERS, card_file, load_card, sha256_of
+from seqtasks.data.cards import COUNTERS, cached_sha256, card_file, load_card, sha256_of
 from seqtasks.data.readers import (read_class_folder, read_conll_columns, read_conllu,
                                    read_csv_classification, read_label_first, read_lines,
                                    read_parallel_text, read_plain_text)
@@ -37,12 +37,33 @@ def _resolve_files(card, root):
     return resolve(card.files)
 
 
-def read_card(card, root=None, **overrides):
+def check_checksums(card, root=None):
+    """Raises a one-line `DataError` naming the first file whose sha256 is not the card's.
+
+    Hashes are cached by path, size and mtime (`cards.cached_sha256`), so a
+    repeat check costs a `stat` per file.
+
+    Args:
+        card: a `DataCard`.
+        root: an explicit data root.
+    """
+    for relpath, expected in card.sha256.items():
+        path = card_file(card, relpath, root)
+        actual = cached_sha256(path)
+        if actual != expected:
+            raise DataError(f"{path}: sha256 {actual[:12]}... does not match data card {card.name!r} "
+                            f"({expected[:12]}...): the file was changed or replaced; restore it "
+                            "(seqtasks data verify lists every mismatch)")
+
+
+def read_card(card, root=None, verify=True, **overrides):
     """Reads a data card's files with the reader named by its `format`.
 
     Args:
         card: a `DataCard` or a card name.
         root: data root (default: `resolve_data_root()`).
+        verify: check the files' checksums against the card first
+            (`check_checksums`); a mismatch is an error naming the file.
         **overrides: reader keyword arguments replacing the card's `reader`
             defaults (e.g. `tag_column=2` for CoNLL-2003 chunks).
 
@@ -56,6 +77,8 @@ def read_card(card, root=None, **overrides):
         card = load_card(card)
     if card.format not in READERS:
         raise RecipeError(located(card.path, None, f"expected a format in {sorted(READERS)}, found {card.format!r}"))
+    if verify:
+        check_checksums(card, root)
     kwargs = {**(card.reader or {}), **overrides}
     if card.format in ("class_folder", "lines", "plain_text") and card.split:
         kwargs.setdefault("seed", card.split.get("seed"))
@@ -113,7 +136,7 @@ def verify_card(card, root=None, check_counts=True):
             problems.append(f"{card.name}: {relpath}: sha256 {actual} does not match the card's {expected}")
     if problems or not check_counts:
         return problems
-    dataset = read_card(card, root)
+    dataset = read_card(card, root, verify=False)  # checked above
     for split, expected in card.counts.items():
         if split not in dataset:
             problems.append(f"{card.name}: split {split!r} not produced by the reader (found {list(dataset)})")

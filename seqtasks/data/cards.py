@@ -106,13 +106,15 @@ def default_data_root():
 
 
 def _candidate_roots(explicit=None):
-    roots = []
+    """The one data root in use: an explicit root (recipe `data.root`,
+    `--data-root`), else `$SEQTASKS_DATA`, else `../shared/data`. Only one:
+    a root the user named that lacks a file is an error, never a silent
+    fallback to other data."""
     if explicit:
-        roots.append(Path(explicit))
+        return [Path(explicit)]
     if os.environ.get("SEQTASKS_DATA"):
-        roots.append(Path(os.environ["SEQTASKS_DATA"]))
-    roots.append(REPO.parent / "shared" / "data")
-    return roots
+        return [Path(os.environ["SEQTASKS_DATA"])]
+    return [REPO.parent / "shared" / "data"]
 
 
 def resolve_data_root(explicit=None):
@@ -122,12 +124,10 @@ def resolve_data_root(explicit=None):
         explicit: a root given by the recipe (`data.root`) or the command line.
 
     Returns:
-        The first candidate that is a folder, or `None`.
+        The root in use if it is a folder, else `None`.
     """
-    for root in _candidate_roots(explicit):
-        if root.is_dir():
-            return root
-    return None
+    root = _candidate_roots(explicit)[0]
+    return root if root.is_dir() else None
 
 
 def card_file(card, relpath, root=None):
@@ -136,22 +136,23 @@ def card_file(card, relpath, root=None):
     Args:
         card: the `DataCard`.
         relpath: the path relative to the data root, as written in the card.
-        root: an explicit data root (tried first).
+        root: an explicit data root (the only place looked in when given).
 
     Returns:
         The existing `Path`.
 
     Raises:
-        DataError: the file is in none of the candidate roots (all are named).
+        DataError: the file is not under the data root (the path and where
+            the root came from are named).
     """
-    candidates = _candidate_roots(root)
-    for candidate in candidates:
-        if (candidate / relpath).exists():
-            return candidate / relpath
-    looked = ", ".join(str(c / relpath) for c in candidates)
+    base = _candidate_roots(root)[0]
+    if (base / relpath).exists():
+        return base / relpath
+    source = ("data.root / --data-root" if root else "$SEQTASKS_DATA" if os.environ.get("SEQTASKS_DATA")
+              else "the default data root")
     raise DataError(
-        located(card.path, None, f"data card {card.name!r}: file {relpath} not found; looked in {looked} "
-                "(set data.root or $SEQTASKS_DATA)")
+        located(card.path, None, f"data card {card.name!r}: file {base / relpath} not found (data root "
+                f"{base} from {source}; set data.root, --data-root or $SEQTASKS_DATA)")
     )
 
 
@@ -162,6 +163,47 @@ def sha256_of(path):
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _cache_path():
+    """`$SEQTASKS_CACHE/sha256.json`, else `~/.cache/seqtasks/sha256.json` (XDG)."""
+    base = os.environ.get("SEQTASKS_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqtasks"
+    return Path(base) / "sha256.json"
+
+
+def cached_sha256(path):
+    """`sha256_of(path)`, remembered by absolute path, size and mtime.
+
+    Training checks every file of a card on each run; the cache makes the
+    repeat cost one `stat` per file. A file changed in place gets a new mtime
+    (or size) and is hashed again. An unwritable cache is only a slower check.
+    """
+    import json
+    import tempfile
+
+    path = Path(path).resolve()
+    info = path.stat()
+    key = f"{path}|{info.st_size}|{info.st_mtime_ns}"
+    cache_file = _cache_path()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    if key in cache:
+        return cache[key]
+    digest = sha256_of(path)
+    cache = {k: v for k, v in cache.items() if not k.startswith(f"{path}|")}  # drop the file's old entry
+    cache[key] = digest
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".sha256.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(cache, handle, indent=0)
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass
+    return digest
 
 
 COUNTERS = {

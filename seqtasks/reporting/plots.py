@@ -26,6 +26,7 @@ def _save(figure, path):
     try:
         with os.fdopen(handle, "wb") as stream:
             figure.savefig(stream, format="png")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a plot is an ordinary file
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -34,6 +35,12 @@ def _save(figure, path):
 
 # Logged beside the series but drawn as marks on every panel, not as a panel.
 RATE_KEYS = ("learning_rate", "lr")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _series_names(history):

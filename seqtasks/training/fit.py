@@ -26,7 +26,13 @@ class FitResult:
 
 
 def configure(recipe):
-    """Seed, threads and precision policy, before any model is built."""
+    """Seed, threads, determinism and precision policy, before any model is built.
+
+    The same seed gives the same run on CPU: `set_random_seed` seeds Python,
+    NumPy and the back end, and on TensorFlow op determinism makes the
+    kernels that could reduce in a varying order (on CPU a few
+    scatter/segment ops; costs nothing measurable here) run in a fixed one.
+    """
     import keras
 
     if recipe.train.threads and keras.backend.backend() == "tensorflow":
@@ -37,6 +43,10 @@ def configure(recipe):
         except RuntimeError:
             LOG.warning("train.threads ignored: TensorFlow was already initialised")
     keras.utils.set_random_seed(recipe.seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if recipe.train.mixed_precision
                                             else "float32")
 
@@ -57,6 +67,10 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     """
     t = recipe.train
     encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
+    from seqtasks.data.lengths import split_long_examples
+
+    encoded["train"], split_count = split_long_examples(encoded["train"], recipe.data.max_length,
+                                                        kind.per_token)
     weights = kind.example_weights(recipe, encoded["train"], len(preprocessor.labels))
     train = kind.batches(encoded["train"], recipe, training=True, example_weights=weights)
     validation = kind.batches(encoded["validation"], recipe)  # None: no Keras validation pass
@@ -64,12 +78,12 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     monitor = monitor_name if t.monitor == "auto" else t.monitor
     mode = "min" if "loss" in monitor else "max"
     model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode)
-    from seqtasks.training.callbacks import make_callbacks
+    from seqtasks.training.callbacks import kill_point, make_callbacks
 
-    callbacks, dev_metric, run_history = make_callbacks(
+    callbacks, dev_metric, run_history, state = make_callbacks(
         recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
         schedule_callbacks)
-    callbacks += kind.callbacks(recipe, preprocessor, directory)
+    callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
     if t.log_gradient_norm:
         from seqtasks.training.gradient_norm import GradientNormLog
 
@@ -77,13 +91,26 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
         callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
     LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
              f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
-    start = time.perf_counter()
-    model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=t.epochs,
-              callbacks=callbacks, verbose=log_verbosity(t.verbose),
-              shuffle=False)  # Batches shuffles itself, with length bucketing
-    train_seconds = time.perf_counter() - start
+    initial_epoch = state.restore(model)  # 0 unless resuming
+    run_history.completed = initial_epoch
+    if state.finished:
+        # Killed after training, while evaluating or saving: evaluate the kept weights.
+        LOG.info("resuming after training (%d epochs): evaluating and saving", initial_epoch)
+        run_history.on_train_begin()
+    else:
+        start = time.perf_counter()
+        # An interrupted fit that had already stopped (early stopping, time
+        # limit) runs no more epochs: only `on_train_end` (best weights back).
+        epochs = initial_epoch if state.state and state.state.get("stopped") else t.epochs
+        model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=epochs,
+                  initial_epoch=initial_epoch, callbacks=callbacks, verbose=log_verbosity(t.verbose),
+                  shuffle=False)  # Batches shuffles itself, with length bucketing
+        state.finish(state.train_seconds + time.perf_counter() - start)
+        kill_point("evaluate")  # a test hook: killed after training, before evaluation
+    train_seconds = state.train_seconds
     history = run_history.history
-    metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
+    metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme,
+               "long_examples_split": split_count}
     metrics.update(_evaluate_splits(recipe, kind, model, encoded, preprocessor.labels, scheme, directory))
     metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history, t.train_with_dev))
     metrics.update(kind.extra_metrics(recipe, dataset))

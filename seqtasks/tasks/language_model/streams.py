@@ -75,7 +75,7 @@ class StreamBatches:
         self.inputs = stream[: streams * length].reshape(streams, length)
         self.targets = stream[1: streams * length + 1].reshape(streams, length)
         self.streams, self.window = streams, window
-        self._epoch = 0  # read by callbacks.ResumeState; every epoch walks the same windows
+        self._epoch = 0  # set by callbacks.TrainingState; every epoch walks the same windows
 
     def __len__(self):
         return -(-self.inputs.shape[1] // self.window)
