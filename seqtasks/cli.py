@@ -129,13 +129,28 @@ def _evaluate(args):
 
 
 def _predict(args):
+    import time
+
+    start = time.perf_counter()  # the speed line counts loading TensorFlow and the model too
     from seqtasks import api
     from seqtasks.inputs import read_inputs
 
     model = api.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
-    print(model.kind.format_results(model.predict(inputs, **options), args.format))
+    loaded = time.perf_counter() - start
+    results = model.predict(inputs, **options)
+    print(model.kind.format_results(results, args.format))
+    print(_speed_line(results, loaded, time.perf_counter() - start), file=sys.stderr)
+
+
+def _speed_line(results, loaded, seconds):
+    """`predict`'s speed on stderr (stdout holds only the predictions)."""
+    tokens = sum(len(r["tokens"]) for r in results if "tokens" in r)
+    unit, count = ("tokens", tokens) if tokens else ("examples", len(results))
+    return (f"predicted {len(results):,} examples, {count:,} {unit} in {seconds:.1f} s: "
+            f"{count / max(seconds, 1e-9):,.0f} {unit}/s including start-up "
+            f"({loaded:.1f} s loading TensorFlow, the model and the input)")
 
 
 def _generate(args):

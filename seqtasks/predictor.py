@@ -112,12 +112,14 @@ class LoadedModel:
         return items, features
 
     def input_batches(self, items, features, batch_size=64):
-        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor."""
+        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor,
+        padded to fixed widths: a one-off prediction pays a graph tracing per
+        batch shape, so few shapes keep its first (and only) pass fast."""
         tokens = self.kind.model_tokens(self.preprocessor, [[t for t, _, _ in toks] for _, toks in items])
         encoded = [self.preprocessor.encode_tokens(toks, f) for toks, f in zip(tokens, features)]
         return Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
                         for key in ("token_ids", "char_ids", "feature_ids")},
-                       batch_size, per_token=self.kind.per_token)
+                       batch_size, per_token=self.kind.per_token, fixed_widths=True)
 
     def _split(self, item):
         if isinstance(item, str):
