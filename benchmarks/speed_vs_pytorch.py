@@ -19,6 +19,10 @@ clipping, padding out of the loss. Systems:
   pass and the recipe's callbacks) on the same 3,000 sentences; its train
   figure leaves the dev pass out (as `metrics.json` does), `train+dev` in it.
 - `seqtasks_jax`: `seqtasks_bare` with `KERAS_BACKEND=jax`.
+- `seqtasks_bare+fixed`, `seqtasks_jax+fixed` (not run by default): the same
+  with training and prediction batches padded to fixed widths (`Batches(...,
+  fixed_widths=True)`, as `seqtasks predict` does): fewer graph tracings
+  (JAX compiles once per shape) against more padding.
 
 Each run is a child process started under `taskset` on cpu 0 (1 core) or
 cpus 0-1 (2 cores), with PyTorch threads / TensorFlow intra-op threads = 1
@@ -54,12 +58,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "pos_ud_ewt_bilstm.yaml"
 SYSTEMS = ("torch_packed", "torch_unpacked", "keras_plain", "seqtasks_bare", "seqtasks_full", "seqtasks_jax")
+FIXED = ("seqtasks_bare+fixed", "seqtasks_jax+fixed")
 TORCH = ("torch_packed", "torch_unpacked")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS + FIXED)
     p.add_argument("--cores", nargs="+", type=int, default=[1, 2], choices=[1, 2])
     p.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
     p.add_argument("--sentences", type=int, default=3000)
@@ -103,8 +108,10 @@ def load(args):
 
     with open(args.data, "rb") as f:
         data = pickle.load(f)
-    batches = Batches(data["encoded"], args.batch_size, shuffle=True, seed=0, per_token=True)
-    predict = Batches(data["encoded"], args.batch_size, shuffle=False, per_token=True)
+    fixed = args.child.endswith("+fixed")
+    batches = Batches(data["encoded"], args.batch_size, shuffle=True, seed=0, per_token=True,
+                      fixed_widths=fixed)
+    predict = Batches(data["encoded"], args.batch_size, shuffle=False, per_token=True, fixed_widths=fixed)
     return data, batches, predict
 
 
@@ -324,7 +331,8 @@ def child(args):
         result = run_torch(args, packed=args.child == "torch_packed")
     else:
         result = {"keras_plain": run_keras_plain, "seqtasks_bare": run_seqtasks_bare,
-                  "seqtasks_jax": run_seqtasks_bare, "seqtasks_full": run_seqtasks_full}[args.child](args)
+                  "seqtasks_jax": run_seqtasks_bare, "seqtasks_full": run_seqtasks_full,
+                  "seqtasks_bare+fixed": run_seqtasks_bare, "seqtasks_jax+fixed": run_seqtasks_bare}[args.child](args)
     loaded = [m for m in ("tensorflow", "torch", "jax") if m in sys.modules]
     print("RESULT " + json.dumps({**result, "modules": loaded}), flush=True)
 
@@ -334,7 +342,7 @@ def child(args):
 def launch(args, system, cores, data_path):
     cpus = "0" if cores == 1 else "0-1"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="jax" if system == "seqtasks_jax" else "tensorflow",
+               TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="jax" if system.startswith("seqtasks_jax") else "tensorflow",
                OMP_NUM_THREADS="1")
     command = ["taskset", "-c", cpus, sys.executable, __file__, "--child", system, "--threads", str(cores),
                "--data", data_path, "--sentences", str(args.sentences), "--epochs", str(args.epochs),

@@ -35,6 +35,7 @@ def test_fixed_widths_pad_time_and_chars_only():
         np.testing.assert_array_equal(b["char_ids"][:, :t, :w], a["char_ids"])
         assert not b["char_ids"][:, t:].any() and not b["char_ids"][:, :, w:].any()
     assert widths <= {8, 12, 16, 24, 32, 48}
+    assert exact.padding_fraction() < fixed.padding_fraction() < 0.5
 
 
 @pytest.mark.parametrize("head", ["crf", "softmax"])

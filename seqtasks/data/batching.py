@@ -119,7 +119,8 @@ class Batches:
         for idx in self.batch_indices(epoch):
             lengths = self.lengths[idx]
             real += lengths.sum()
-            padded += lengths.max() * len(idx)
+            width = fixed_width(lengths.max()) if self.fixed_widths else lengths.max()
+            padded += width * len(idx)
         return float(1.0 - real / padded)
 
     # -- batch contents -----------------------------------------------------------
