@@ -13,7 +13,7 @@ longest example of a batch of similar lengths.
 The pipeline is built by hand with tf.data autotune off and a fixed prefetch:
 on 2-core machines autotune stalls whole epochs (DESIGN.md section 5).
 
-Fixed widths (`fixed_widths=True`, used for prediction): the time and char
+Fixed widths (`fixed_widths=True`, used for prediction on JAX): the time and char
 axes are padded up to the next of a few widths (8, 12, 16, 24, 32, 48, ...:
 powers of two and 1.5 times them) instead of each batch's own longest
 example, so that a compiled predict function (a `tf.function`, a JAX `jit`)
