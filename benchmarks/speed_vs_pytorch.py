@@ -410,8 +410,9 @@ def main():
                     result.update(system=system, cores=cores, round=round_, load=load_average())
                     runs.append(result)
                     print(f"round {round_} {cores} core(s) {system:15s} train {result['train_tps']:7,.0f} tok/s "
-                          f"({result['train_cores']:.2f} cores) predict {result['predict_tps']:7,.0f} tok/s "
-                          f"load {result['load']}", flush=True)
+                          f"{result['train_tpcs']:7,.0f} tok/CPU-s ({result['train_cores']:.2f} cores) predict "
+                          f"{result['predict_tps']:7,.0f} tok/s {result['predict_tpcs']:7,.0f} tok/CPU-s, first pass "
+                          f"{result['first_predict_tps']:7,.0f} tok/s; load {result['load']}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
     print(table(runs, args))
