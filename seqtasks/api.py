@@ -23,7 +23,7 @@ from pathlib import Path
 from seqtasks import run_dir as rd
 from seqtasks.config.recipe import Recipe
 from seqtasks.data.prepare import prepare_data
-from seqtasks.errors import RecipeError, SeqtasksError
+from seqtasks.errors import RecipeError, SeqtasksError, environment_error
 from seqtasks.registry import task_kind
 
 LOG = logging.getLogger("seqtasks")
@@ -87,10 +87,14 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
             from seqtasks.data.prepare import with_dev
 
             dataset = with_dev(dataset)
+        from seqtasks.backend import import_keras
+
+        import_keras()  # after the data checks: bad data is reported before TensorFlow starts
         fit.configure(recipe)
         kind = task_kind(recipe.task)
         preprocessor = (rd.load_preprocessor(partial, kind) if resume
                         else kind.preprocessor_class.from_recipe(recipe).fit(dataset["train"]))
+        LOG.info("%s", data_summary(dataset, preprocessor))
         partial.mkdir(parents=True, exist_ok=True)
         rd.write_text(partial / "preprocessor.json", preprocessor.to_json())
         rd.write_text(partial / "recipe.yaml", recipe.to_yaml())
@@ -98,8 +102,10 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
         started = True
         result = fit.fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, partial)
     except BaseException as err:
-        # Bad input found before the first epoch ended leaves nothing worth resuming.
-        bad_input = isinstance(err, SeqtasksError) and not (partial / "history.json").exists()
+        # Bad input (or a full or read-only disk) found before the first epoch
+        # ended leaves nothing worth resuming.
+        user_caused = isinstance(err, SeqtasksError) or environment_error(err) is not None
+        bad_input = user_caused and not (partial / "history.json").exists()
         if (not started or bad_input) and not resume:
             shutil.rmtree(partial, ignore_errors=True)
         elif started:
@@ -109,6 +115,19 @@ def train(recipe, overrides=(), data=None, output=None, data_root=None, resume=F
     rd.write_json(partial / "metrics.json", result.metrics)
     rd.finish(partial, final)
     return Run(final, recipe, result.metrics, result.history)
+
+
+def data_summary(dataset, preprocessor):
+    """One line with the examples per split and the vocabulary sizes, logged
+    before the model is built (the first epoch can be minutes away)."""
+    splits = " / ".join(f"{name} {len(split):,}" for name, split in dataset.items())
+    sizes = [f"{len(preprocessor.tokens):,} {preprocessor.units} tokens"]
+    if getattr(preprocessor, "use_chars", False) and preprocessor.units != "char":
+        sizes.append(f"{len(preprocessor.chars):,} characters")
+    if preprocessor.labels:
+        sizes.append(f"{len(preprocessor.labels):,} labels")
+    sizes += [f"{len(values):,} {name} values" for name, values in preprocessor.feature_values.items()]
+    return f"data: {splits} examples; vocabulary: {', '.join(sizes)}"
 
 
 def load(directory):
@@ -133,10 +152,21 @@ def load(directory):
 
 def evaluate(directory, split="test", data=None, data_root=None):
     """Scores a saved run (or, for a list of runs, their ensemble) on one split
-    of its recipe's data (or of `data`).
+    of its recipe's data, of `data`, or on one file.
+
+    Args:
+        directory: a run directory, or a list of them (an ensemble).
+        split: the split ("dev" means "validation").
+        data: None (the recipe's data), a `datasets.DatasetDict`, or a file
+            (e.g. `my.conllu`) read as the run's training data was read and
+            scored as a whole; no train split is needed.
+        data_root: where the data cards' files are.
 
     Returns:
         The task's metrics dict for that split.
+
+    Example:
+    >>> seqtasks.evaluate("runs/pos_ud_ewt_bilstm", data="my_sentences.conllu")["accuracy"]
     """
     model = load(directory)
     if data_root is not None:

@@ -2,26 +2,36 @@
 
 ```
 seqtasks train RECIPE [--output DIR] [--set key=value ...] [--data-root DIR] [--resume]
-seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test] [--data-root DIR]
+seqtasks evaluate RUN_DIR [RUN_DIR ...] [--split test|validation|dev|train] [--input FILE] [--data-root DIR]
 seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [--tag-scheme IOB2]
                  [--ensemble RUN_DIR ...]
 seqtasks generate RUN_DIR [--prompt TEXT] [--num N] [--max-length L] [--temperature T] [--top-k K]
-                  [--top-p P] [--seed S]
+                  [--top-p P] [--seed S] [--condition LABEL]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
 ```
-Input errors print one line and exit with code 2 (no traceback).
+Input errors print one line and exit with code 2 (no traceback). Argument
+errors are found before TensorFlow is imported (it takes 10-20 s to start).
 """
 
 import argparse
 import json
 import logging
-import os
 import sys
+from pathlib import Path
 
 from seqtasks.data.schemes import SCHEME_NAMES
-from seqtasks.errors import SeqtasksError
+from seqtasks.errors import SeqtasksError, environment_error
+
+# `dev` is the name most corpora give the validation split.
+SPLITS = ("train", "validation", "dev", "test")
+SPLIT_ALIASES = {"dev": "validation"}
+PREDICT_TEXTS_HELP = (
+    "raw texts, one sentence each (quote each one). They need not be tokenised: taggers split "
+    "them into Penn Treebank tokens with NLTK's TreebankWordTokenizer, as UD English and "
+    "CoNLL-2003 are tokenised (\"can't\" -> ca n't, \"U.K.\" kept whole); classifiers with "
+    "the word regex they were trained with. CoNLL --input is taken as already tokenised")
 
 
 def _parser():
@@ -40,13 +50,18 @@ def _parser():
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p = sub.add_parser("evaluate", help="score a run directory (several: their ensemble) on a split")
     p.add_argument("run_dir", nargs="+", help="run directory; several are scored as one ensemble")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="the split of the run's data to score (default test; dev = validation)")
+    p.add_argument("--input", metavar="FILE",
+                   help="score on this file instead (read like the run's training data, e.g. FILE.conllu "
+                        "for a UD tagger); no train split needed")
     p.add_argument("--data-root")
     p = sub.add_parser("predict", help="tag or classify raw text with a run directory")
     p.add_argument("run_dir")
-    p.add_argument("texts", nargs="*", help="raw texts (tokenised); or use --input")
-    p.add_argument("--input", help="file: one text per line, or CoNLL (tokens in the first column, "
-                                   "blank line between sentences) when --input-format conll")
+    p.add_argument("texts", nargs="*", help=PREDICT_TEXTS_HELP + "; or use --input")
+    p.add_argument("--input", help="file: one raw text per line (a blank line gives a blank output "
+                                   "line), or CoNLL (tokens in the first column, blank line between "
+                                   "sentences) when --input-format conll")
     p.add_argument("--input-format", choices=["text", "conll"], default=None,
                    help="default: conll for *.conll/*.conllu/*.bio files, else text")
     p.add_argument("--format", choices=["text", "conll", "json"], default="text")
@@ -65,6 +80,8 @@ def _parser():
     p.add_argument("--top-p", type=float, default=1.0,
                    help="sample among the most probable tokens holding P of the probability, in (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same texts")
+    p.add_argument("--condition", default=None, metavar="LABEL",
+                   help="the class to generate (models trained with data.condition, e.g. a language: Russian)")
     p = sub.add_parser("baseline", help="the task kind's baseline (classification: TF-IDF + logistic "
                                         "regression; language models: Kneser-Ney n-gram) on a recipe's data")
     recipe_args(p)
@@ -80,15 +97,45 @@ def _parser():
 
 
 def main(argv=None):
-    """Runs the CLI; returns the exit code."""
+    """Runs the CLI; returns the exit code (2: bad input, one line on stderr)."""
+    from seqtasks.backend import quiet_environment
+
+    quiet_environment()  # before anything imports TensorFlow
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # seqtasks' own progress at INFO; other libraries' INFO lines ("TensorFlow
+    # version 2.21.0 available." from datasets) stay out of the log.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("seqtasks").setLevel(logging.INFO)
     try:
         return COMMANDS[args.command](args) or 0
     except SeqtasksError as err:
-        print(f"seqtasks: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+    except OSError as err:  # a full disk, a read-only folder: the user's to fix, not a bug
+        message = environment_error(err)
+        if message is None:
+            raise
+        return _fail(message)
+
+
+def _fail(message):
+    # One line, even when a message quotes a multi-line value.
+    print(f"seqtasks: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _check_runs(directories):
+    """Each run directory checked (cheap: no TensorFlow yet)."""
+    from seqtasks import run_dir as rd
+
+    return [rd.check_run_dir(d) for d in directories]
+
+
+def _check_file(path, what):
+    path = Path(path)
+    if path.is_dir():
+        raise SeqtasksError(f"{path}: is a folder; expected {what}")
+    if not path.exists():
+        raise SeqtasksError(f"{path}: {what} not found")
 
 
 def _train(args):
@@ -121,27 +168,63 @@ def _summary(metrics):
 
 
 def _evaluate(args):
+    split = SPLIT_ALIASES.get(args.split, args.split)
+    _check_runs(args.run_dir)
+    if args.input:
+        _check_file(args.input, "a data file to evaluate on")
     from seqtasks import api
+    from seqtasks.backend import import_keras
 
+    import_keras()
     runs = args.run_dir if len(args.run_dir) > 1 else args.run_dir[0]
-    scores = api.evaluate(runs, args.split, data_root=args.data_root)
-    print(json.dumps({args.split: scores}, indent=2))
+    scores = api.evaluate(runs, split, data=args.input, data_root=args.data_root)
+    print(json.dumps({args.input or split: scores}, indent=2))
 
 
 def _predict(args):
     import time
 
     start = time.perf_counter()  # the speed line counts loading TensorFlow and the model too
+    from seqtasks.inputs import check_texts
+
+    check_texts(args.texts)
+    if not args.texts and not args.input:
+        raise SeqtasksError("predict: give texts as arguments or a file with --input")
+    if args.input:
+        _check_file(args.input, "an input file (one text per line, or CoNLL)")
+    directories = _check_runs([args.run_dir, *args.ensemble])
+    if args.tag_scheme:
+        _check_tag_scheme(directories, args.tag_scheme)
     from seqtasks import api
+    from seqtasks.backend import import_keras
     from seqtasks.inputs import read_inputs
 
-    model = api.load([args.run_dir, *args.ensemble] if args.ensemble else args.run_dir)
+    import_keras()
+    model = api.load(directories if args.ensemble else directories[0])
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
     loaded = time.perf_counter() - start
-    results = model.predict(inputs, **options)
-    print(model.kind.format_results(results, args.format))
+    given = [i for i, item in enumerate(inputs) if item is not None]
+    results = model.predict([inputs[i] for i in given], **options)
+    # A blank input line keeps its place: one output line (CoNLL: block) per input line.
+    out = ["{}" if args.format == "json" else ""] * len(inputs)
+    for i, result in zip(given, results):
+        out[i] = model.kind.format_results([result], args.format)
+    print(("\n\n" if args.format == "conll" else "\n").join(out))
     print(_speed_line(results, loaded, time.perf_counter() - start), file=sys.stderr)
+
+
+def _check_tag_scheme(directories, tag_scheme):
+    """`--tag-scheme` needs span taggers; read from recipe.yaml before the model loads."""
+    from seqtasks.config.recipe import Recipe
+    from seqtasks.registry import TASKS
+
+    for directory in directories:
+        recipe = Recipe.from_yaml(directory / "recipe.yaml")
+        if TASKS.get(recipe.task) != "tagging" or not recipe.data.target_scheme:
+            raise SeqtasksError(
+                f"{directory}: tag_scheme {tag_scheme!r} needs a tagger trained with a "
+                "span scheme (data.target_scheme), this model has none")
 
 
 def _speed_line(results, loaded, seconds):
@@ -150,14 +233,18 @@ def _speed_line(results, loaded, seconds):
     unit, count = ("tokens", tokens) if tokens else ("examples", len(results))
     return (f"predicted {len(results):,} examples, {count:,} {unit} in {seconds:.1f} s: "
             f"{count / max(seconds, 1e-9):,.0f} {unit}/s including start-up "
-            f"({loaded:.1f} s loading TensorFlow, the model and the input)")
+            f"({loaded:.1f} s loading the back end, the model and the input)")
 
 
 def _generate(args):
+    _check_runs([args.run_dir])
     from seqtasks import api
+    from seqtasks.backend import import_keras
+
+    import_keras()
 
     texts = api.load(args.run_dir).generate(args.prompt, args.num, args.max_length, args.temperature,
-                                            args.top_k, args.top_p, args.seed)
+                                            args.top_k, args.top_p, args.seed, condition=args.condition)
     # One text per line; texts that span lines (Shakespeare) apart by a blank line.
     print(("\n\n" if any("\n" in t for t in texts) else "\n").join(texts))
 

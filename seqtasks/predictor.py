@@ -11,12 +11,29 @@ import numpy as np
 from seqtasks import run_dir as rd
 from seqtasks.config.recipe import Recipe
 from seqtasks.data.batching import Batches
-from seqtasks.data.tokenize import tokenize
-from seqtasks.errors import DataError
+from seqtasks.errors import DataError, SeqtasksError
 from seqtasks.registry import task_kind
 from seqtasks.scoring import score_split
 
 LOG = logging.getLogger("seqtasks")
+
+
+def _saved(path, load, *args):
+    """`load(*args)`, with a damaged file of the run directory (truncated,
+    overwritten, not what its name says) reported as one line naming it."""
+    import zipfile
+
+    def damaged(why):
+        return SeqtasksError(f"{path}: cannot be loaded, the file is damaged or not a seqtasks run file "
+                             f"({why}); train the run again or restore the file")
+
+    # Keras calls a file that is not a zip archive "File not found"; say what it is.
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise damaged("not a .keras zip archive: truncated or overwritten")
+    try:
+        return load(*args)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise damaged(" ".join(str(error).split())[:120] or type(error).__name__) from None
 
 
 class LoadedModel:
@@ -40,8 +57,8 @@ class LoadedModel:
         self.recipe = Recipe.from_yaml(directory / "recipe.yaml")
         self.kind = task_kind(self.recipe.task)
         self.task = self.recipe.task
-        self.preprocessor = rd.load_preprocessor(directory, self.kind)
-        self.model = self.kind.load_model(directory / "model.keras")
+        self.preprocessor = _saved(directory / "preprocessor.json", rd.load_preprocessor, directory, self.kind)
+        self.model = _saved(directory / "model.keras", self.kind.load_model, directory / "model.keras")
         self.scheme = self.recipe.data.target_scheme
         self.labels = self.preprocessor.labels
 
@@ -79,7 +96,8 @@ class LoadedModel:
         predictions = self.kind.predict(self.model, self.input_batches(items, features, batch_size))
         return self.kind.results(self, items, predictions, **options)
 
-    def generate(self, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0, top_p=1.0, seed=0):
+    def generate(self, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0, top_p=1.0, seed=0,
+                 condition=None):
         """Generates texts with a language model (other kinds raise `SeqtasksError`).
 
         Args:
@@ -91,6 +109,8 @@ class LoadedModel:
             top_p: sample among the most probable tokens holding this much
                 probability (1 = all).
             seed: the same seed gives the same texts.
+            condition: for a model trained with `data.condition`, the class of
+                the texts (e.g. "Russian"), or a list of `num` classes.
 
         Returns:
             A list of `num` strings, each the prompt and its continuation.
@@ -100,7 +120,7 @@ class LoadedModel:
         ['emra', 'emari', 'emmerick']
         """
         return self.kind.generate(self, prompt=prompt, num=num, max_length=max_length, temperature=temperature,
-                                  top_k=top_k, top_p=top_p, seed=seed)
+                                  top_k=top_k, top_p=top_p, seed=seed, condition=condition)
 
     def read_inputs(self, inputs):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
@@ -132,7 +152,7 @@ class LoadedModel:
         if isinstance(item, str):
             if not item.strip():
                 raise DataError("input: empty text (expected at least one token)")
-            return item, tokenize(item, self.preprocessor.units)
+            return item, self.kind.tokenize(item, self.preprocessor.units)
         tokens = [str(t) for t in item]
         if not tokens:
             raise DataError("input: empty token list (expected at least one token)")
@@ -144,7 +164,20 @@ class LoadedModel:
 
     # -- evaluation ---------------------------------------------------------------
     def evaluate(self, split="test", data=None):
-        """Scores the model on a split of its recipe's data (or of `data`)."""
+        """Scores the model on a split of its recipe's data, of `data`, or on a file.
+
+        Args:
+            split: the split to score ("dev" and "valid" mean "validation").
+            data: None (the recipe's data), a `datasets.DatasetDict`, or the path
+                of one file read the way the training data was read (e.g. a
+                `.conllu` file for a UD tagger); a file is scored as a whole.
+
+        Returns:
+            The task's metrics dict.
+
+        Example:
+        >>> seqtasks.load("runs/pos_ud_ewt_bilstm").evaluate(data="my_sentences.conllu")["accuracy"]
+        """
         encoded, labels = self.encode_split(self.split_data(split, data), split)
         metrics, _, _ = score_split(self.kind, lambda b: self.kind.predict(self.model, b), encoded,
                                     labels, self.scheme)
@@ -152,9 +185,14 @@ class LoadedModel:
 
     def split_data(self, split, data=None):
         """One split of the recipe's data (or of `data`), prepared as in training."""
-        from seqtasks.data.prepare import prepare_data
+        from seqtasks.data.prepare import prepare_data, prepare_evaluation_data
+        from seqtasks.data.sources import SPLIT_ALIASES
 
-        dataset, _, _ = prepare_data(self.recipe, data)
+        split = SPLIT_ALIASES.get(split, split)
+        if data is None:
+            dataset, _, _ = prepare_data(self.recipe)
+        else:  # the user's data: only scored, so no train split is needed
+            dataset = prepare_evaluation_data(self.recipe, data, split)
         if split not in dataset:
             raise DataError(f"split '{split}' not in the data (has: {', '.join(dataset)})")
         return dataset[split]

@@ -79,16 +79,52 @@ def _check_ranges(recipe, source):
     if regularizer.kind == "virtual_adversarial" and recipe.model.head.kind == "crf":
         raise RecipeError(f"{source}: 'train.regularizer.kind: virtual_adversarial' needs a softmax output to "
                           f"compare, which 'model.head.kind: crf' does not give; use 'model.head.kind: softmax'")
-    for key, rate in [("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
+    for key, rate in [("model.embedding.dropout", recipe.model.embedding.dropout),
+                      ("model.embedding.word_dropout", recipe.model.embedding.word_dropout),
                       ("model.encoder.dropout", recipe.model.encoder.dropout),
-                      ("model.encoder.recurrent_dropout", recipe.model.encoder.recurrent_dropout)]:
+                      ("model.encoder.recurrent_dropout", recipe.model.encoder.recurrent_dropout),
+                      ("model.head.dropout", recipe.model.head.dropout)]:
         if not 0.0 <= rate < 1.0:
             raise RecipeError(f"{source}: '{key}' must be in [0, 1), found {rate}")
+    _check_optional_ranges(recipe, source)
+
+
+def _check_optional_ranges(recipe, source):
+    """Rates, norms and lengths that would otherwise train silently wrong (a
+    negative learning rate climbs the loss) or fail deep inside Keras."""
+    t, p, m = recipe.train, recipe.preprocess, recipe.model
+    positive = [("train.learning_rate", t.learning_rate), ("train.clipnorm", t.clipnorm),
+                ("train.time_limit_minutes", t.time_limit_minutes)]
+    at_least = [("train.weight_decay", t.weight_decay, 0), ("train.early_stopping_patience",
+                 t.early_stopping_patience, 0), ("train.bucket_batches", t.bucket_batches, 1),
+                ("train.threads", t.threads, 1), ("preprocess.min_frequency", p.min_frequency, 1),
+                ("preprocess.max_vocabulary", p.max_vocabulary, 1),
+                ("preprocess.max_length", p.max_length, 1),
+                ("preprocess.max_word_length", p.max_word_length, 1), ("model.head.hidden", m.head.hidden, 0),
+                ("model.char_features.embedding_dim", m.char_features.embedding_dim, 1),
+                ("model.char_features.dim", m.char_features.dim, 1),
+                ("model.char_features.kernel_size", m.char_features.kernel_size, 1)]
+    for key, value in positive:
+        if value is not None and not value > 0:
+            raise RecipeError(f"{source}: '{key}' must be above 0, found {value}")
+    for key, value, least in at_least:
+        if value is not None and value < least:
+            raise RecipeError(f"{source}: '{key}' must be at least {least}, found {value}")
+    if t.verbose not in (0, 1, 2):
+        raise RecipeError(f"{source}: 'train.verbose' must be 0 (silent), 1 (progress bar) or 2 "
+                          f"(one line per epoch), found {t.verbose}")
 
 
 def _check_data(recipe, source):
-    """Token features: per-token task kinds only, with a sensible size."""
+    """Token features: per-token task kinds only, with a sensible size; limits
+    are whole numbers of examples, at least 1, per named split."""
     from seqtasks.registry import TASKS
+
+    limits = recipe.data.limit
+    for split, limit in limits.items():
+        if type(limit) is not int or limit < 1:  # bool is not a count
+            raise RecipeError(f"{source}: 'data.limit.{split}' must be a whole number of examples, at least 1, "
+                              f"found {limit!r}")
 
     if recipe.data.features and TASKS[recipe.task] != "tagging":
         raise RecipeError(f"{source}: 'data.features' (token features) needs task 'tagging', found '{recipe.task}'")
@@ -118,7 +154,8 @@ def _check_language_model(recipe, source):
 
     m, t, e = recipe.model, recipe.train, recipe.evaluate
     if TASKS[recipe.task] != "language_model":
-        for key, value in [("data.stream", recipe.data.stream), ("model.head.tie_weights", m.head.tie_weights)]:
+        for key, value in [("data.stream", recipe.data.stream), ("model.head.tie_weights", m.head.tie_weights),
+                           ("data.condition", recipe.data.condition)]:
             if value:
                 raise RecipeError(f"{source}: '{key}' needs task 'language_model', found '{recipe.task}'")
         return
@@ -133,6 +170,8 @@ def _check_language_model(recipe, source):
         ("train.class_weight", t.class_weight != "none", "has no classes to weigh in a language model"),
         ("preprocess.max_length", recipe.data.stream and recipe.preprocess.max_length,
          "cuts texts, which a stream (data.stream) never has; remove it"),
+        ("data.condition", recipe.data.stream and recipe.data.condition,
+         "conditions each text on its label, which a stream (data.stream) joins; use one or the other"),
         ("train.distribute", recipe.data.stream and t.distribute == "mirrored",
          "'mirrored' would split the streams whose state is carried (data.stream); use 'none'"),
     ]
@@ -141,6 +180,7 @@ def _check_language_model(recipe, source):
             raise RecipeError(f"{source}: '{key}' {why}")
     for key, number, least in [("train.bptt_window", t.bptt_window, 1), ("evaluate.stream_rows", e.stream_rows, 1),
                                ("evaluate.samples", e.samples, 0), ("evaluate.sample_length", e.sample_length, 1),
-                               ("evaluate.ngram_order", e.ngram_order or 1, 1)]:
+                               ("evaluate.ngram_order", e.ngram_order or 1, 1),
+                               ("model.head.condition_dim", m.head.condition_dim, 1)]:
         if number < least:
             raise RecipeError(f"{source}: '{key}' must be at least {least}, found {number}")

@@ -58,6 +58,10 @@ class DataRecipe:
     # (PTB, Tiny Shakespeare). False: one example per text, <bos> text <eos>
     # (names).
     stream: bool = False
+    # Language models: a label column to condition on (e.g. `label`, the
+    # language of each surname): its value is an input at every step, and
+    # `seqtasks generate --condition VALUE` samples texts of that class.
+    condition: Optional[str] = None
 
 
 @dataclass
@@ -122,6 +126,9 @@ class HeadRecipe:
     # Language models: the output projection is the input embedding, transposed
     # (Press & Wolf 2017, Inan et al. 2017): fewer parameters, lower perplexity.
     tie_weights: bool = False
+    # Language models with `data.condition`: width of the condition's
+    # embedding, concatenated to the token embedding at every step.
+    condition_dim: int = 16
 
 
 @dataclass
@@ -148,7 +155,10 @@ class TrainRecipe:
     epochs: int = 30
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    clipnorm: Optional[float] = 5.0
+    clipnorm: Optional[float] = 5.0  # each variable's gradient clipped to this norm
+    # The gradients of all variables scaled together so that their global norm
+    # is at most this (Pascanu et al. 2013); used instead of `clipnorm`.
+    global_clipnorm: Optional[float] = None
     weight_decay: Optional[float] = None
     ema_momentum: Optional[float] = None  # e.g. 0.999: score, keep and save the moving average of the weights
     # An extra training objective from registry.REGULARIZERS (training/regularizers/)
@@ -174,6 +184,10 @@ class TrainRecipe:
     # (truncated backpropagation through time); batch_size is then the number
     # of parallel streams the training split is cut into.
     bptt_window: int = 35
+    # Log the global gradient norm of every step (before clipping) into
+    # gradient_norm.json and plots/gradient_norm.png, and each epoch's
+    # largest into history.json (`max_gradient_norm`).
+    log_gradient_norm: bool = False
 
 
 @dataclass
@@ -278,7 +292,11 @@ def _apply_override(values, item, source):
             prefix = ".".join(parts[:depth])
             raise RecipeError(_unknown_key_message(f"--set {key}", prefix, part, known))
         if depth == len(parts) - 1:
-            node[part] = yaml.safe_load(raw)
+            try:
+                node[part] = yaml.safe_load(raw)
+            except yaml.YAMLError as err:
+                raise RecipeError(f"--set {item}: the value is not valid YAML "
+                                  f"({getattr(err, 'problem', None) or 'cannot be parsed'})") from None
             return
         sub_type = _unwrap_optional(known[part]) if known is not None else None
         cls = sub_type if dataclasses.is_dataclass(sub_type) else None

@@ -7,6 +7,7 @@ the file and line.
 """
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -45,16 +46,44 @@ def _classification_dict(examples_by_split, labels=None):
     return datasets.DatasetDict(result)
 
 
-def _load_csv(path, split, delimiter, csv_kwargs):
-    """Parses one CSV file with the datasets csv builder, quietly unless on a terminal."""
+_PANDAS_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def load_csv(path, split, delimiter=",", csv_kwargs=None):
+    """Parses one CSV file with the datasets csv builder, quietly unless on a terminal.
+
+    A UTF-8 byte order mark is dropped (`utf-8-sig`), and a row with the wrong
+    number of fields is a `DataError` naming the file and line (pandas counts
+    the header as line 1, as the file does).
+
+    Args:
+        path: the file.
+        split: the split name the rows get.
+        delimiter: the field separator.
+        csv_kwargs: more keyword arguments for the csv builder.
+
+    Returns:
+        The `datasets.Dataset`.
+    """
     quiet = not sys.stderr.isatty() and not datasets.utils.are_progress_bars_disabled()
     if quiet:
         datasets.utils.disable_progress_bars()
+    kwargs = {"na_filter": False, "encoding": "utf-8-sig", **(csv_kwargs or {})}
+    # The csv builder logs its own "Failed to read file" line before raising;
+    # the one-line DataError below says it better.
+    verbosity = datasets.utils.logging.get_verbosity()
+    datasets.utils.logging.set_verbosity(datasets.utils.logging.CRITICAL)
     try:
-        return datasets.load_dataset(
-            "csv", data_files={split: str(path)}, delimiter=delimiter, na_filter=False, **csv_kwargs
-        )[split]
+        return datasets.load_dataset("csv", data_files={split: str(path)}, delimiter=delimiter, **kwargs)[split]
+    except datasets.exceptions.DatasetGenerationError as error:
+        found = _PANDAS_FIELDS.search(str(error.__cause__ or ""))
+        if found is None:
+            raise DataError(located(path, None, f"not a valid CSV file ({error.__cause__ or error})")) from None
+        expected, line, saw = found.groups()
+        raise DataError(located(path, int(line), f"expected {expected} fields separated by {delimiter!r}, "
+                                                 f"found {saw}")) from None
     finally:
+        datasets.utils.logging.set_verbosity(verbosity)
         if quiet:
             datasets.utils.enable_progress_bars()
 
@@ -88,7 +117,7 @@ def read_csv_classification(files, columns=None, delimiter=",", labels=None, **c
         lines = read_text_lines(path)  # checks UTF-8 and gives row -> line numbers
         row_lines = [n for n, line in enumerate(lines, start=1) if line.strip()][1:]
         _require_nonempty(path, row_lines, "rows")
-        table = _load_csv(path, split, delimiter, csv_kwargs)
+        table = load_csv(path, split, delimiter, csv_kwargs)
         for key, name in columns.items():
             if name not in table.column_names:
                 raise DataError(located(path, 1, f"expected a column {name!r} for {key}, found {table.column_names}"))

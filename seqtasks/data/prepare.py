@@ -30,10 +30,48 @@ def prepare_data(recipe, data=None):
     from seqtasks.data.sources import load_data
 
     kind = task_kind(recipe.task)
-    dataset = load_data(recipe.data, kind.columns, kind.label_columns, user_data=data)
+    columns, label_columns = kind.data_columns(recipe)
+    dataset = load_data(recipe.data, columns, label_columns, user_data=data)
     dataset, scheme = kind.prepare(dataset, recipe)
     unseen = unseen_labels(dataset, kind.label_column) if kind.label_column else {}  # LMs: no labels
     return dataset, scheme, unseen
+
+
+def prepare_evaluation_data(recipe, data, split="test"):
+    """Data that a trained run is only scored on: a `DatasetDict` or one file.
+
+    Unlike `prepare_data`, no train split is needed, no validation split is
+    carved and `data.limit` is not applied; the recipe's own data source is
+    not read.
+
+    Args:
+        recipe: the run's resolved `Recipe` (not changed).
+        data: a `datasets.DatasetDict`, or the path of a file read with the
+            reader the run was trained with (its rows become `split`).
+        split: the split name a file's rows get.
+
+    Returns:
+        The prepared `DatasetDict`.
+    """
+    import copy
+    from pathlib import Path
+
+    from seqtasks.data.sources import load_data
+
+    kind = task_kind(recipe.task)
+    recipe = copy.deepcopy(recipe)
+    paths = {}
+    if isinstance(data, (str, Path)):
+        from seqtasks.data.evaluation_files import read_evaluation_file
+
+        paths = {split: str(data)}
+        data = read_evaluation_file(recipe, data, split)
+    source = recipe.data
+    source.card = source.files = source.disk = source.hub = None
+    source.limit = {}
+    dataset = load_data(source, kind.columns, kind.label_columns, user_data=data, require_train=False)
+    dataset, _ = kind.prepare(dataset, recipe, paths or None)
+    return dataset
 
 
 def unseen_labels(dataset, column):

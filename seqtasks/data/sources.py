@@ -4,12 +4,15 @@
 dataset conventions (split names, canonical columns, ClassLabel features).
 """
 
+import json
 import warnings
+from pathlib import Path
 
 import datasets
 
 from seqtasks.data import readers
-from seqtasks.errors import DataError, RecipeError
+from seqtasks.data.text_files import read_text_lines
+from seqtasks.errors import DataError, RecipeError, located
 
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
 FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
@@ -17,14 +20,61 @@ KEEP_EXTRA = ("source_line", "document")
 
 
 def _read_files(data):
-    files = dict(data.files)
+    return read_data_files(data.files, getattr(data, "reader", None))
+
+
+def read_data_files(files, reader=None):
+    """Reads `data.files` (`{format: ..., split: path, ...}`) into a `DatasetDict`.
+
+    Args:
+        files: the format and split -> path.
+        reader: keyword arguments for the reader (`data.reader`).
+
+    Returns:
+        The `DatasetDict`, one split per path.
+
+    Raises:
+        DataError: a malformed file, named with its line.
+    """
+    files = dict(files)
     fmt = files.pop("format", None)
-    kwargs = dict(getattr(data, "reader", None) or {})
+    kwargs = dict(reader or {})
     if fmt in FILE_READERS:
         return FILE_READERS[fmt](files, **kwargs)
-    if fmt in ("json", "csv", "parquet"):
+    if fmt == "csv":
+        from seqtasks.data.class_readers import load_csv
+
+        delimiter = kwargs.pop("delimiter", kwargs.pop("sep", ","))
+        return datasets.DatasetDict({split: load_csv(path, split, delimiter, kwargs) for split, path in files.items()})
+    if fmt in ("json", "parquet"):
+        for path in files.values():
+            if fmt == "json":
+                check_json(path)
+            elif not Path(path).is_file():
+                raise DataError(f"{path}: data file not found")
         return datasets.load_dataset(fmt, data_files={s: str(p) for s, p in files.items()}, **kwargs)
     raise RecipeError(f"data.files.format must be one of {sorted(FILE_READERS) + ['csv', 'json', 'parquet']}, received {fmt!r}")
+
+
+def check_json(path):
+    """Raises a `DataError` naming the line unless `path` is one JSON document
+    (an array or object) or JSON lines (one object per line)."""
+    lines = read_text_lines(path)  # a missing file, bad UTF-8 and a byte order mark handled there
+    text = "\n".join(lines)
+    try:
+        json.loads(text)
+        return
+    except ValueError as whole:
+        if text.lstrip().startswith("["):  # one document: its own error position
+            raise DataError(located(path, whole.lineno, f"not valid JSON ({whole.msg}, column {whole.colno})")) from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except ValueError as error:
+            raise DataError(located(path, number, f"not valid JSON lines ({error.msg}, column {error.colno}); "
+                                                  "expected one JSON object per line")) from None
 
 
 def _read_source(data, user_data):
@@ -85,7 +135,19 @@ def _rename_columns(dataset, columns, required, keep=()):
     return dataset.remove_columns(extra) if extra else dataset
 
 
-def _class_label(dataset, column, labels):
+def _where(data, split, row):
+    """`file:line` of an example of `data.files` (CSV: a header line first; JSON
+    lines: one per line), else `<split> split, example N`."""
+    files = getattr(data, "files", None) or {}
+    fmt, path = files.get("format"), files.get(split)
+    if path is None:
+        path = next((p for s, p in files.items() if SPLIT_ALIASES.get(s) == split), None)
+    if fmt in ("csv", "json") and path is not None:
+        return f"{path}:{row + (2 if fmt == 'csv' else 1)}"
+    return f"{split} split, example {row + 1}"
+
+
+def _class_label(dataset, column, labels, data=None):
     """Turns a label column (or a sequence of labels) into ClassLabel features."""
     feature = dataset[next(iter(dataset))].features[column]
     inner = getattr(feature, "feature", None)
@@ -99,8 +161,11 @@ def _class_label(dataset, column, labels):
         for name, split in dataset.items():
             for row, value in enumerate(split[column]):
                 row_values = value if inner is not None else [value]
+                if any(v is None or not str(v).strip() for v in row_values):
+                    raise DataError(f"{_where(data, name, row)}: expected a label in column {column!r}, "
+                                    "found an empty one")
                 if declared is not None:
-                    _check_declared(row_values, declared, name, row)
+                    _check_declared(row_values, declared, _where(data, name, row))
                 values.update(row_values)
         labels = list(declared) if declared is not None else sorted(values)
     elif labels is None:
@@ -117,10 +182,10 @@ def _class_label(dataset, column, labels):
     return dataset.cast_column(column, new)
 
 
-def _check_declared(values, declared, split, row):
+def _check_declared(values, declared, where):
     unknown = [v for v in values if v not in declared]
     if unknown:
-        raise DataError(f"{split} split, example {row + 1}: label {unknown[0]!r} is not one of the "
+        raise DataError(f"{where}: label {unknown[0]!r} is not one of the "
                         f"declared classes ({', '.join(map(str, declared))})")
 
 
@@ -132,7 +197,7 @@ def _carve_validation(dataset, seed):
     return datasets.DatasetDict(result)
 
 
-def load_data(data, columns, label_columns=(), user_data=None):
+def load_data(data, columns, label_columns=(), user_data=None, require_train=True):
     """Loads the data a recipe names and normalises it to the dataset conventions.
 
     Exactly one source must be given: `user_data` (a `DatasetDict`), `data.card`
@@ -151,6 +216,8 @@ def load_data(data, columns, label_columns=(), user_data=None):
         columns: the columns the task kind needs (e.g. `("tokens", "tags")`).
         label_columns: those of `columns` that hold labels (made `ClassLabel`s).
         user_data: a `DatasetDict` given in Python instead of a recipe source.
+        require_train: False to normalise data that is only scored (no train
+            split needed, no validation carved, no `data.limit` applied).
 
     Returns:
         The normalised `datasets.DatasetDict`.
@@ -163,7 +230,9 @@ def load_data(data, columns, label_columns=(), user_data=None):
     dataset = _rename_columns(dataset, getattr(data, "columns", None), columns, keep=list(features))
     labels = getattr(data, "labels", None)
     for column in label_columns:
-        dataset = _class_label(dataset, column, labels)
+        dataset = _class_label(dataset, column, labels, data)
+    if not require_train:
+        return dataset
     if "train" not in dataset:
         raise RecipeError(f"the data has no train split; found splits {list(dataset)}")
     if "validation" not in dataset:

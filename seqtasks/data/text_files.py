@@ -12,7 +12,8 @@ def read_text_lines(path):
         path: the file.
 
     Returns:
-        The lines (a final newline does not add an empty line; `\\r` is dropped).
+        The lines (a final newline does not add an empty line; `\\r` and a
+        UTF-8 byte order mark are dropped).
 
     Raises:
         DataError: the file is missing or is not valid UTF-8.
@@ -30,7 +31,8 @@ def read_text_lines(path):
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         byte = data[error.start]
         raise DataError(located(path, line, f"not valid UTF-8 (byte 0x{byte:02x} at column {column})")) from None
-    lines = text.split("\n")
+    # A byte order mark (Windows editors write one) is not part of the first line.
+    lines = text.removeprefix("\ufeff").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -21,6 +21,30 @@ def word_tokens(text):
     return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
+def treebank_tokens(text):
+    """Penn Treebank tokens of one sentence of raw text, with offsets.
+
+    NLTK's `TreebankWordTokenizer` (the conventions of the Penn Treebank, which
+    UD English-EWT and CoNLL-2003 follow): clitics split ("can't" -> "ca",
+    "n't"; "it's" -> "it", "'s"), abbreviations such as "U.K." kept whole, a
+    sentence-final period split off. Quotes keep their characters (`"` stays
+    `"`, not PTB's `` `` ``).
+
+    Args:
+        text: one sentence of raw text.
+
+    Returns:
+        A list of `(token, start, end)` with `text[start:end] == token`.
+
+    Example:
+    >>> [t for t, _, _ in treebank_tokens("I can't visit the U.K. today.")]
+    ['I', 'ca', "n't", 'visit', 'the', 'U.K.', 'today', '.']
+    """
+    from nltk.tokenize import TreebankWordTokenizer
+
+    return [(text[start:end], start, end) for start, end in TreebankWordTokenizer().span_tokenize(text)]
+
+
 def char_tokens(text):
     """Every character of `text` as a token `(char, i, i + 1)`."""
     return [(ch, i, i + 1) for i, ch in enumerate(text)]

@@ -32,43 +32,96 @@ def _save(figure, path):
         raise
 
 
+# Logged beside the series but drawn as marks on every panel, not as a panel.
+RATE_KEYS = ("learning_rate", "lr")
+
+
 def _series_names(history):
-    """`loss` first, then metrics, without their `val_` twins."""
+    """`loss` first, then metrics, without their `val_` twins and the learning rate."""
     names = []
     for key in history:
         base = key[4:] if key.startswith("val_") else key
-        if base not in names:
+        if base not in names and base not in RATE_KEYS:
             names.append(base)
     return sorted(names, key=lambda name: (name != "loss", names.index(name)))
 
 
-def plot_history(history, path):
+def rate_changes(history):
+    """`[(epoch, factor)]`: the 1-based epochs whose learning rate differs from
+    the epoch before, with new / old (e.g. 0.5 for a plateau cut)."""
+    rates = next(([float(r) for r in history[k]] for k in RATE_KEYS if k in history), [])
+    return [(i + 1, rates[i] / rates[i - 1]) for i in range(1, len(rates))
+            if rates[i] != rates[i - 1] and rates[i - 1]]
+
+
+def plot_history(history, path, best_epoch=None):
     """Plots loss and each metric against the epoch, train and `val_` together.
+
+    The best epoch (the one whose weights were kept) is a dashed line and each
+    learning-rate change a dotted one, on every panel. Losses use a log scale,
+    so the first epoch's loss does not flatten the rest; metric axes span the
+    values from epoch 2 on (an off-scale first epoch is noted in the corner).
 
     Args:
         history: `{name: [value per epoch]}`, as `keras.callbacks.History.history`
-            (`val_<name>` keys are drawn on the same axes as `<name>`).
+            (`val_<name>` keys are drawn on the same axes as `<name>`;
+            `learning_rate` marks where the rate changed).
         path: the PNG file to write.
+        best_epoch: the 1-based best epoch, or None.
+
+    Returns:
+        The `matplotlib.figure.Figure`, one axes per panel.
 
     Example:
 
-    >>> plot_history({"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}, "plots/history.png")
+    >>> plot_history({"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}, "plots/history.png", best_epoch=2)
     """
     if not history:
         raise ValueError("plot_history: `history` has no series. Received: history={}")
     names = _series_names(history)
+    if not names:
+        raise ValueError(f"plot_history: `history` has only a learning rate. Received keys: {list(history)}")
+    changes = rate_changes(history)
     figure = Figure(figsize=(5 * len(names), 3.6), layout="constrained")
     for axes, name in zip(np.atleast_1d(figure.subplots(1, len(names))), names):
+        series = []
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
             if key in history:
                 values = [float(value) for value in history[key]]
+                series.append(values)
                 axes.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        if best_epoch:
+            axes.axvline(best_epoch, color="black", linestyle="--", linewidth=1, label=f"best epoch {best_epoch}")
+        for n, (epoch, factor) in enumerate(changes):
+            axes.axvline(epoch - 0.5, color="tab:red", linestyle=":", linewidth=1,
+                         label="learning rate changed" if n == 0 else None)
+            axes.annotate(f"lr x{factor:.3g}", (epoch - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                          fontsize=7, color="tab:red", ha="left", va="top", rotation=90)
+        _scale(axes, name, series)
         axes.set_title(name)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
-        axes.legend()
+        axes.legend(fontsize=8)
     _save(figure, path)
+    return figure
+
+
+def _scale(axes, name, series):
+    """Log scale for losses; metric axes fitted to epochs 2 and later."""
+    values = [v for s in series for v in s if np.isfinite(v)]
+    if "loss" in name or "perplexity" in name:
+        if values and min(values) > 0:
+            axes.set_yscale("log")
+        return
+    later = [v for s in series for v in s[1:] if np.isfinite(v)]
+    if len(later) < 2:
+        return
+    low, high = min(later), max(later)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
+    axes.set_ylim(low - pad, high + pad)
+    if any(s and np.isfinite(s[0]) and not low - pad <= s[0] <= high + pad for s in series):
+        axes.text(0.01, 0.01, "epoch 1 off the scale", transform=axes.transAxes, fontsize=7, va="bottom")
 
 
 def plot_confusion(y_true, y_pred, labels, path, normalize="true"):
@@ -118,3 +171,39 @@ def _annotate(axes, matrix, normalize):
             text = f"{value:.2f}" if normalize else f"{int(value)}"
             axes.text(column, row, text, ha="center", va="center", fontsize=7,
                       color="white" if value > high else "black")
+
+
+def plot_gradient_norm(norms, epoch_ends, clipnorm, path):
+    """Plots the global gradient norm of each training step on a log scale,
+    with the epochs and the clipping threshold marked.
+
+    Args:
+        norms: one float per step (inf / nan are drawn at the top edge, in red).
+        epoch_ends: the step count at the end of each epoch.
+        clipnorm: the optimizer's clipping norm (a dashed line), or None.
+        path: the PNG file to write.
+
+    Example:
+
+    >>> plot_gradient_norm([0.5, 2.0, 40.0], [3], 5.0, "plots/gradient_norm.png")
+    """
+    values = np.asarray(norms, dtype=np.float64)
+    finite = np.isfinite(values) & (values > 0)
+    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    axes = figure.subplots()
+    steps = np.arange(1, len(values) + 1)
+    axes.plot(steps[finite], values[finite], linewidth=0.8, label="global gradient norm (before clipping)")
+    if (~finite).any() and finite.any():
+        axes.scatter(steps[~finite], np.full((~finite).sum(), values[finite].max()), color="red", s=10,
+                     label="not finite")
+    if clipnorm:
+        axes.axhline(clipnorm, color="black", linestyle="--", linewidth=0.8, label=f"clipnorm {clipnorm:g}")
+    for end in epoch_ends[:-1]:
+        axes.axvline(end + 0.5, color="grey", alpha=0.3, linewidth=0.8)
+    if finite.any():
+        axes.set_yscale("log")
+    axes.set_xlabel("training step (grey lines: epochs)")
+    axes.set_ylabel("gradient norm")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left")
+    _save(figure, path)

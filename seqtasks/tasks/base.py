@@ -47,6 +47,11 @@ class TaskKind:
     def label_columns(self):
         return (self.label_column,)
 
+    def data_columns(self, recipe):
+        """`(columns, label_columns)` to load for `recipe` (by default the
+        kind's own; a language model conditioned on a label adds its column)."""
+        return self.columns, self.label_columns
+
     # -- data -------------------------------------------------------------------------
     def prepare(self, dataset, recipe, paths=None):
         """Kind-specific checks and conversions of the loaded data.
@@ -169,6 +174,13 @@ class TaskKind:
     def feature_columns(self, recipe, token_features):
         """`{feature: column}` of token-feature columns in CoNLL prediction input."""
         return {}
+
+    def tokenize(self, text, units):
+        """Raw text -> `[(token, start, end)]` the way the kind's training texts
+        were split (the same `preprocess.units` function by default)."""
+        from seqtasks.data.tokenize import tokenize
+
+        return tokenize(text, units)
 
     def model_tokens(self, preprocessor, tokens):
         """Token lists as the model saw them in training (e.g. truncated)."""

@@ -6,6 +6,7 @@ Written once for every task kind: what differs by kind comes from the
 
 import logging
 import platform
+import sys
 import time
 from dataclasses import dataclass
 
@@ -69,9 +70,17 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
         recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
         schedule_callbacks)
     callbacks += kind.callbacks(recipe, preprocessor, directory)
+    if t.log_gradient_norm:
+        from seqtasks.training.gradient_norm import GradientNormLog
+
+        # First, so that the history callbacks see `max_gradient_norm` in the logs.
+        callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
+    LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
+             f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
     start = time.perf_counter()
     model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=t.epochs,
-              callbacks=callbacks, verbose=t.verbose, shuffle=False)  # Batches shuffles itself, with length bucketing
+              callbacks=callbacks, verbose=log_verbosity(t.verbose),
+              shuffle=False)  # Batches shuffles itself, with length bucketing
     train_seconds = time.perf_counter() - start
     history = run_history.history
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
@@ -83,8 +92,22 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     if recipe.evaluate.plots:
         from seqtasks.reporting.plots import plot_history
 
-        plot_history(history, directory / "plots" / "training_curves.png")
+        plot_history(history, directory / "plots" / "training_curves.png", best_epoch=metrics["best_epoch"])
     return FitResult(metrics, history)
+
+
+def log_verbosity(verbose, stream=None):
+    """`train.verbose` for `model.fit`: a progress bar (1) becomes one line per
+    epoch (2) when the output is not a terminal, where each bar update would be
+    another line of carriage returns and escape codes in the log file."""
+    stream = stream if stream is not None else sys.stdout
+    if verbose == 1 and not (hasattr(stream, "isatty") and stream.isatty()):
+        return 2
+    return verbose
+
+
+def _count(weights):
+    return int(sum(np.prod(w.shape) for w in weights))
 
 
 def _compiled_model(recipe, kind, preprocessor, scheme, steps_per_epoch, monitor, mode):
@@ -139,7 +162,7 @@ def _run_figures(model, train, train_seconds, dev_metric, run_history, train_wit
         "train_seconds": train_seconds,
         "train_tokens_per_second": train.num_tokens * run_history.epochs_this_run / max(fit_seconds, 1e-9),
         "padding_fraction": train.padding_fraction(),
-        "params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "params": _count(model.trainable_weights),
         "epochs_run": len(next(iter(history.values()), [])),
         "best_epoch": (None if train_with_dev or not values  # the lowest loss, else the highest score
                        else int((np.argmin if "loss" in dev_metric.name else np.argmax)(values)) + 1),

@@ -49,7 +49,8 @@ def step(t, steps_per_epoch, monitor=None, mode="max"):
 def build_optimizer(t, schedule=None):
     """The optimizer named in `train.optimizer` with clipping by norm.
 
-    With `train.ema_momentum` the optimizer also keeps an exponential moving
+    With `train.log_gradient_norm` it also keeps each step's gradient norm
+    (`training.gradient_norm`). With `train.ema_momentum` the optimizer also keeps an exponential moving
     average of the weights (Polyak averaging); `SwapEMAWeights` in the
     training callbacks makes the dev metric, checkpoints and the saved model
     use it.
@@ -59,8 +60,14 @@ def build_optimizer(t, schedule=None):
         schedule: a step-indexed learning-rate schedule, or None for `learning_rate`.
     """
     cls = resolve(OPTIMIZERS, t.optimizer, "train.optimizer")
+    if t.log_gradient_norm:
+        from seqtasks.training.gradient_norm import with_gradient_norm
+
+        cls = with_gradient_norm(cls)
     kwargs = {"learning_rate": t.learning_rate}
-    if t.clipnorm:
+    if t.global_clipnorm:
+        kwargs["global_clipnorm"] = t.global_clipnorm
+    elif t.clipnorm:
         kwargs["clipnorm"] = t.clipnorm
     if t.weight_decay:
         kwargs["weight_decay"] = t.weight_decay

@@ -19,8 +19,8 @@ from keras import ops
 
 from seqtasks.data.tokenize import tokenize
 from seqtasks.errors import SeqtasksError
-from seqtasks.generation.sampling import draw_uniforms, sample
-from seqtasks.tasks.language_model.preprocessor import BOS_ID, EOS_ID, PAD_ID
+from seqtasks.generation.sampling import NEG, draw_uniforms, sample
+from seqtasks.tasks.language_model.preprocessor import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqtasks.tasks.language_model.scoring import cached_wrapper
 
 LOG = logging.getLogger("seqtasks")
@@ -37,9 +37,19 @@ class _Sampler(keras.Model):
 
     def call(self, inputs):
         prompt = inputs["prompt"]  # (n, prompt length), <bos> first
+        condition = inputs["condition"] if self.lm.condition else None  # (n,) class ids
+
+        # <pad>, <unk> and <bos> are never drawn: they are not text.
+        never = ops.convert_to_tensor(np.isin(np.arange(self.lm.vocabulary_size), [PAD_ID, UNK_ID, BOS_ID]))
+
+        def step(token_ids, states):
+            logits, states = self.lm.step(token_ids, states, condition)
+            return ops.where(never[None, :], NEG, ops.cast(logits, "float32")), states
+
         logits, states = self.lm.forward(prompt, ops.ones_like(prompt, dtype="bool"),
-                                         self.lm.initial_states(ops.shape(prompt)[0]))
-        tokens, lengths = sample(self.lm.step, states, logits[:, -1], inputs["uniforms"], EOS_ID,
+                                         self.lm.initial_states(ops.shape(prompt)[0]), condition_ids=condition)
+        first = ops.where(never[None, :], NEG, ops.cast(logits[:, -1], "float32"))
+        tokens, lengths = sample(step, states, first, inputs["uniforms"], EOS_ID,
                                  inputs["temperature"], inputs["top_k"], inputs["top_p"], pad_id=PAD_ID)
         return {"tokens": tokens, "lengths": lengths}
 
@@ -80,7 +90,7 @@ def prompt_ids(where, preprocessor, prompt):
 
 
 def generate_texts(model, preprocessor, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0,
-                   top_p=1.0, seed=0, where="generate"):
+                   top_p=1.0, seed=0, where="generate", condition=None):
     """Samples `num` texts that continue `prompt`.
 
     Args:
@@ -95,13 +105,17 @@ def generate_texts(model, preprocessor, prompt=None, num=10, max_length=200, tem
             probability (nucleus sampling; 1 = all).
         seed: the same seed gives the same samples.
         where: how error messages start (the run directory).
+        condition: for a model conditioned on a label (`data.condition`): the
+            class of every sample (a name in `preprocessor.labels`), or a list
+            of `num` names, one per sample.
 
     Returns:
         `(texts, tokens_per_second)`: each text is the prompt and its continuation.
     """
     check_settings(where, prompt, num, max_length, temperature, top_k, top_p, seed)
     ids = prompt_ids(where, preprocessor, prompt)
-    inputs = {"prompt": np.tile(np.asarray(ids, np.int32), (num, 1)),
+    classes = condition_ids(where, preprocessor, condition, num)
+    inputs = {"condition": classes,"prompt": np.tile(np.asarray(ids, np.int32), (num, 1)),
               "uniforms": draw_uniforms(seed, max_length, num),
               "temperature": np.full((num,), temperature, np.float32),
               "top_k": np.full((num,), top_k, np.int32), "top_p": np.full((num,), top_p, np.float32)}
@@ -111,6 +125,19 @@ def generate_texts(model, preprocessor, prompt=None, num=10, max_length=200, tem
     tokens, lengths = np.asarray(out["tokens"]), np.asarray(out["lengths"])
     texts = [preprocessor.detokenize(ids[1:] + list(row[:n])) for row, n in zip(tokens, lengths)]
     return texts, float(np.sum(np.minimum(lengths + 1, max_length))) / max(seconds, 1e-9)
+
+
+def condition_ids(where, preprocessor, condition, num):
+    """`(num,)` int32 class ids of the samples (zeros for an unconditioned model)."""
+    if condition is None:
+        if preprocessor.condition:
+            raise SeqtasksError(f"{where}: this language model is conditioned on {preprocessor.condition!r}; "
+                                f"give --condition, one of {', '.join(preprocessor.labels)}")
+        return np.zeros((num,), np.int32)
+    values = [condition] * num if isinstance(condition, str) else list(condition)
+    if len(values) != num:
+        raise SeqtasksError(f"{where}: {len(values)} conditions for {num} samples")
+    return np.asarray([preprocessor.condition_id(v, where) for v in values], np.int32)
 
 
 _SAMPLERS = {}  # compiled wrappers of the last few models (a wrapper holds its model)
@@ -143,8 +170,13 @@ class SampleCallback(keras.callbacks.Callback):
         self.num, self.max_length, self.seed = num, max_length, seed
 
     def _write(self, title):
+        # A conditioned model samples the classes in turn, each sample labelled.
+        labels = self.preprocessor.labels if self.preprocessor.condition else None
+        condition = [labels[i % len(labels)] for i in range(self.num)] if labels else None
         texts, speed = generate_texts(self.model, self.preprocessor, num=self.num, max_length=self.max_length,
-                                      seed=self.seed)
+                                      seed=self.seed, condition=condition)
+        if condition:
+            texts = [f"{label}: {text}" for label, text in zip(condition, texts)]
         with self.path.open("a", encoding="utf-8") as f:
             f.write(f"== {title} (temperature 1, seed {self.seed}, {speed:,.0f} tokens/s) ==\n")
             f.write(format_samples(texts) + "\n\n")

@@ -34,6 +34,12 @@ class LanguageModelKind(TaskKind):
     def label_columns(self):
         return ()
 
+    def data_columns(self, recipe):
+        """The text column, and the label column of `data.condition` when the
+        model is conditioned on one (loaded as a `ClassLabel`)."""
+        condition = recipe.data.condition
+        return (self.columns + (condition,), (condition,)) if condition else (self.columns, ())
+
     def prepare(self, dataset, recipe, paths=None):
         """Streams carry a state per row, which replicas would split: `train.distribute:
         auto` becomes `none` for them (written into the saved recipe)."""
@@ -59,9 +65,11 @@ class LanguageModelKind(TaskKind):
         stream = ({"streams": t.batch_size, "window": t.bptt_window, "eval_rows": recipe.evaluate.stream_rows}
                   if recipe.data.stream else None)
         head = {"kind": m.head.kind, "tie_weights": m.head.tie_weights, "dropout": m.head.dropout}
+        condition = ({"classes": len(preprocessor.labels), "dim": m.head.condition_dim}
+                     if preprocessor.condition else None)
         return LanguageModel(len(preprocessor.tokens), m.embedding.dim, m.embedding.dropout,
                              m.embedding.word_dropout, dataclasses.asdict(m.encoder), head, stream,
-                             name="language_model")
+                             condition=condition, name="language_model")
 
     def predict(self, model, batches):
         """Per-token NLLs, one array per example: a split of a stream model is
@@ -69,6 +77,10 @@ class LanguageModelKind(TaskKind):
         if model.stream and batches.labels is not None:
             window = max(model.stream["window"], scoring.EVAL_WINDOW)
             return scoring.stream_nll(model, batches.labels, model.stream["eval_rows"], window)
+        if model.condition and batches.feature_ids is None:
+            raise SeqtasksError("this language model is conditioned on a label (data.condition): texts given "
+                                "without their label cannot be scored; evaluate it on a split of its data, "
+                                "or generate with --condition")
         return scoring.sequence_nll(model, batches)
 
     def outputs(self, model, batches):
@@ -106,12 +118,12 @@ class LanguageModelKind(TaskKind):
                                recipe.evaluate.sample_length, recipe.seed)]
 
     def generate(self, loaded, prompt=None, num=10, max_length=200, temperature=1.0, top_k=0, top_p=1.0,
-                 seed=0):
+                 seed=0, condition=None):
         """Sampled texts (see `generate.generate_texts`)."""
         from seqtasks.tasks.language_model.generate import generate_texts
 
         texts, speed = generate_texts(loaded.model, loaded.preprocessor, prompt, num, max_length, temperature,
-                                      top_k, top_p, seed, where=str(loaded.directory))
+                                      top_k, top_p, seed, where=str(loaded.directory), condition=condition)
         LOG.info("generated %d texts, %.0f tokens/s (a model's first call also traces the sampler)",
                  len(texts), speed)
         return texts

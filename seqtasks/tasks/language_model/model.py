@@ -51,6 +51,10 @@ class LanguageModel(keras.Model):
         stream: for stream training, `{"streams": rows per batch, "window":
             steps per window, "eval_rows": rows an evaluated split is cut into}`;
             None for one example per text.
+        condition: for a model conditioned on a class (`data.condition`),
+            `{"classes": number of classes, "dim": embedding width}`: the
+            class embedding is concatenated to the token embedding at every
+            step (the class comes in as `feature_ids`, `(batch, time, 1)`).
 
     Example:
 
@@ -65,18 +69,26 @@ class LanguageModel(keras.Model):
     kind_name = "language_model"
 
     def __init__(self, vocabulary_size, embedding_dim=64, embedding_dropout=0.0, word_dropout=0.0,
-                 encoder=None, head=None, stream=None, **kwargs):
+                 encoder=None, head=None, stream=None, condition=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size, self.embedding_dim = int(vocabulary_size), int(embedding_dim)
         self.embedding_dropout, self.word_dropout = float(embedding_dropout), float(word_dropout)
         self.encoder_config = dict(encoder or {"kind": "lstm", "bidirectional": False})
         self.head_config = dict(head or {"kind": "lm"})
         self.stream = dict(stream) if stream else None
+        self.condition = dict(condition) if condition else None
         self.word_drop = TokenDropout(self.word_dropout) if self.word_dropout else None
         self.embedding = keras.layers.Embedding(self.vocabulary_size, self.embedding_dim, name="token_embedding")
         self.embedding.build((None, None))
         self.embedding_drop = keras.layers.Dropout(self.embedding_dropout) if self.embedding_dropout else None
-        self.encoder, self.state_sizes, units = _encoder_core(self.embedding_dim, self.encoder_config)
+        self.condition_embedding = None
+        width = self.embedding_dim
+        if self.condition:
+            self.condition_embedding = keras.layers.Embedding(self.condition["classes"], self.condition["dim"],
+                                                              name="condition_embedding")
+            self.condition_embedding.build((None,))
+            width += self.condition["dim"]
+        self.encoder, self.state_sizes, units = _encoder_core(width, self.encoder_config)
         head_block = {k: v for k, v in self.head_config.items() if k != "kind"}
         head_cls = resolve(HEADS[self.kind_name], self.head_config.get("kind", "lm"), "model.head.kind")
         self.output_head = head_cls(self.vocabulary_size, embedding_dim=self.embedding_dim, name="head",
@@ -93,8 +105,10 @@ class LanguageModel(keras.Model):
         """Zero states for `rows` rows."""
         return [ops.zeros((rows, size), dtype="float32") for size in self.state_sizes]
 
-    def forward(self, token_ids, mask, states, training=False):
+    def forward(self, token_ids, mask, states, training=False, condition_ids=None):
         """`(logits (batch, time, vocab), final_states)` from `states`.
+
+        `condition_ids` (batch,): the class of each row, for a conditioned model.
 
         `mask` (right padding) is not read: the steps after a text change
         neither its scores nor anything carried (see `_encoder_core`).
@@ -104,21 +118,29 @@ class LanguageModel(keras.Model):
         x = self.embedding(token_ids)
         if self.embedding_drop is not None:
             x = self.embedding_drop(x, training=training)
+        if self.condition_embedding is not None:
+            c = self.condition_embedding(condition_ids)[:, None, :]  # (batch, 1, dim)
+            x = ops.concatenate([x, ops.broadcast_to(c, (*ops.shape(x)[:2], self.condition["dim"]))], axis=-1)
         outputs, *final = self.encoder([x, *states], training=training)
         logits = self.output_head(outputs, embeddings=self.embedding.embeddings, training=training)
         return logits, final
 
-    def step(self, token_ids, states):
+    def step(self, token_ids, states, condition_ids=None):
         """One generation step: `(n,)` tokens -> `(logits (n, vocab), states)`."""
         logits, states = self.forward(token_ids[:, None], ops.ones_like(token_ids[:, None], dtype="bool"),
-                                      states)
+                                      states, condition_ids=condition_ids)
         return logits[:, 0], states
+
+    def condition_ids(self, inputs):
+        """The class of each row (`feature_ids[:, 0, 0]`) of a conditioned model, else None."""
+        return inputs["feature_ids"][:, 0, 0] if self.condition else None
 
     def call(self, inputs, training=False):
         token_ids = inputs["token_ids"]
         if "carry" not in inputs:
             states = self.initial_states(ops.shape(token_ids)[0])
-            return self.forward(token_ids, inputs["padding_mask"], states, training)[0]
+            return self.forward(token_ids, inputs["padding_mask"], states, training,
+                                condition_ids=self.condition_ids(inputs))[0]
         keep = ops.cast(inputs["carry"], "float32")[:, None]  # (streams, 1)
         states = [variable * keep for variable in self.carried]
         logits, final = self.forward(token_ids, inputs["padding_mask"], states, training)
@@ -140,7 +162,7 @@ class LanguageModel(keras.Model):
         return {"name": self.name, "trainable": self.trainable, "vocabulary_size": self.vocabulary_size,
                 "embedding_dim": self.embedding_dim, "embedding_dropout": self.embedding_dropout,
                 "word_dropout": self.word_dropout, "encoder": self.encoder_config, "head": self.head_config,
-                "stream": self.stream}
+                "stream": self.stream, "condition": self.condition}
 
     @classmethod
     def from_config(cls, config):

@@ -6,6 +6,7 @@ import collections
 import numpy as np
 
 from seqtasks.data.preprocessor import PAD, UNK, Preprocessor
+from seqtasks.errors import DataError
 from seqtasks.data.tokenize import tokenize
 
 BOS, EOS = "<bos>", "<eos>"
@@ -34,6 +35,12 @@ class LanguageModelPreprocessor(Preprocessor):
 
     label_column = None
 
+    def __init__(self, condition=None, **kwargs):
+        super().__init__(**kwargs)
+        # The label column the model is conditioned on (`data.condition`);
+        # its class names are `labels`, its ids the one `feature_ids` column.
+        self.condition = condition
+
     def token_lists(self, split):
         return [[t for t, _, _ in tokenize(text, self.units)] for text in split["text"]]
 
@@ -52,9 +59,30 @@ class LanguageModelPreprocessor(Preprocessor):
             kept = kept[: max(self.max_vocabulary - len(RESERVED), 0)]
         self.tokens = list(RESERVED) + kept
         self.chars, self.labels, self.feature_values = [], [], {}
+        if self.condition:
+            self.labels = list(train.features[self.condition].names)
         self._index()
         return self
 
+    def encode_split(self, dataset, split_name="split"):
+        """As `Preprocessor.encode_split`; a conditioned model's texts also get
+        `feature_ids`: their class id at every step, `(time, 1)`."""
+        encoded = super().encode_split(dataset, split_name)
+        if self.condition:
+            classes = dataset[self.condition]  # ClassLabel ids, in `labels` order
+            encoded["feature_ids"] = [np.full((len(ids), 1), c, dtype=np.int32)
+                                      for ids, c in zip(encoded["token_ids"], classes)]
+        return encoded
+
+    def condition_id(self, value, where="generate"):
+        """The class id of a condition value (a one-line error naming the known ones)."""
+        if not self.condition:
+            raise DataError(f"{where}: this language model is not conditioned on a label "
+                            f"(trained without data.condition); leave --condition out")
+        if value not in self.labels:
+            raise DataError(f"{where}: unknown condition {value!r}; this model knows "
+                            f"{', '.join(self.labels)}")
+        return self.labels.index(value)
     def ids(self, tokens):
         """Token strings -> vocabulary ids (`<unk>` for unknown ones)."""
         return [self.token_index.get(self._norm(t), UNK_ID) for t in tokens]
@@ -70,6 +98,15 @@ class LanguageModelPreprocessor(Preprocessor):
     def unknown(self, tokens):
         """The tokens of `tokens` that are not in the vocabulary (in order, once each)."""
         return list(dict.fromkeys(t for t in tokens if self._norm(t) not in self.token_index))
+
+    def get_config(self):
+        return {**super().get_config(), "condition": self.condition}
+
+    @classmethod
+    def from_recipe(cls, recipe):
+        pre = super().from_recipe(recipe)
+        pre.condition = recipe.data.condition
+        return pre
 
     def detokenize(self, ids):
         """Token ids -> text: characters joined as they are, words with spaces."""

@@ -40,7 +40,8 @@ class _Scorer(keras.Model):
     def call(self, inputs):
         token_ids = inputs["token_ids"]
         states = inputs.get("states") or self.lm.initial_states(ops.shape(token_ids)[0])
-        logits, final = self.lm.forward(token_ids, inputs["padding_mask"], list(states))
+        logits, final = self.lm.forward(token_ids, inputs["padding_mask"], list(states),
+                                        condition_ids=self.lm.condition_ids(inputs))
         nll = ops.sparse_categorical_crossentropy(inputs["targets"], logits, from_logits=True)
         return {"nll": nll, "states": final}
 
@@ -92,8 +93,10 @@ def sequence_nll(model, batches):
         targets = np.zeros_like(ids)
         targets[:, :-1] = ids[:, 1:]
         targets[np.arange(len(ids)), lengths - 1] = EOS_ID
-        nll = scorer.predict_on_batch({"token_ids": ids, "padding_mask": inputs["padding_mask"],
-                                       "targets": targets})["nll"]
+        feed = {"token_ids": ids, "padding_mask": inputs["padding_mask"], "targets": targets}
+        if model.condition:
+            feed["feature_ids"] = inputs["feature_ids"]
+        nll = scorer.predict_on_batch(feed)["nll"]
         for row, i in enumerate(idx):
             results[i] = np.asarray(nll[row, : lengths[row]], np.float64)
     return results

@@ -69,6 +69,16 @@ class TaggingKind(TaskKind):
     def confusion_pairs(self, predictions, gold):
         return np.concatenate(gold), np.concatenate(predictions)
 
+    def tokenize(self, text, units):
+        """Taggers train on treebank tokens (UD, CoNLL), so raw text is split by
+        the Penn Treebank conventions ("can't" -> "ca" "n't", "U.K." whole),
+        not by the `word` regex that classifiers train and predict with."""
+        if units == "word":
+            from seqtasks.data.tokenize import treebank_tokens
+
+            return treebank_tokens(text)
+        return super().tokenize(text, units)
+
     def check_options(self, loaded, tag_scheme=None):
         """`tag_scheme` needs a tagger trained with a span scheme."""
         if tag_scheme is None:
