@@ -185,6 +185,9 @@ PREDICT_CHUNK = 2000  # inputs predicted and printed at a time
 
 
 def _predict(args):
+    import time
+
+    start = time.perf_counter()  # the speed line counts loading TensorFlow and the model too
     from seqtasks.inputs import check_texts
 
     check_texts(args.texts)
@@ -203,19 +206,24 @@ def _predict(args):
     model = api.load(directories if args.ensemble else directories[0])
     inputs = read_inputs(args.texts, args.input, args.input_format, model.feature_columns())
     options = {"tag_scheme": args.tag_scheme} if args.tag_scheme else {}
+    loaded = time.perf_counter() - start
     # In chunks, each printed before the next is predicted: memory stays
     # bounded by a chunk's results however long the input (issue 25). A blank
     # input line keeps its place: one output line (CoNLL: block) per input line.
-    for start in range(0, len(inputs), PREDICT_CHUNK):
-        chunk = inputs[start: start + PREDICT_CHUNK]
+    examples = tokens = 0
+    for first in range(0, len(inputs), PREDICT_CHUNK):
+        chunk = inputs[first: first + PREDICT_CHUNK]
         given = [i for i, item in enumerate(chunk) if item is not None]
         results = model.predict([chunk[i] for i in given], **options) if given else []
+        examples += len(results)
+        tokens += sum(len(r["tokens"]) for r in results if "tokens" in r)
         out = ["{}" if args.format == "json" else ""] * len(chunk)
         for i, result in zip(given, results):
             out[i] = model.kind.format_results([result], args.format)
-        if start and args.format == "conll":
+        if first and args.format == "conll":
             print()  # the blank line between sentences that joins the chunks
         print(("\n\n" if args.format == "conll" else "\n").join(out), flush=True)
+    print(_speed_line(examples, tokens, loaded, time.perf_counter() - start), file=sys.stderr)
 
 
 def _check_tag_scheme(directories, tag_scheme):
@@ -229,6 +237,14 @@ def _check_tag_scheme(directories, tag_scheme):
             raise SeqtasksError(
                 f"{directory}: tag_scheme {tag_scheme!r} needs a tagger trained with a "
                 "span scheme (data.target_scheme), this model has none")
+
+
+def _speed_line(examples, tokens, loaded, seconds):
+    """`predict`'s speed on stderr (stdout holds only the predictions)."""
+    unit, count = ("tokens", tokens) if tokens else ("examples", examples)
+    return (f"predicted {examples:,} examples, {count:,} {unit} in {seconds:.1f} s: "
+            f"{count / max(seconds, 1e-9):,.0f} {unit}/s including start-up "
+            f"({loaded:.1f} s loading the back end, the model and the input)")
 
 
 def _generate(args):

@@ -132,12 +132,21 @@ class LoadedModel:
         return items, features
 
     def input_batches(self, items, features, batch_size=64):
-        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor."""
+        """`Batches` of `read_inputs`' items, encoded by this model's preprocessor.
+
+        On JAX the batches are padded to fixed widths: `jit` compiles the
+        model once per batch shape, so a one-off prediction would pay a
+        compilation for almost every batch. TensorFlow's predict function
+        stops retracing after a few shapes (`reduce_retracing`), and there
+        the extra padding cost more CPU than it saved (docs/RESULTS.md)."""
+        import keras
+
         tokens = self.kind.model_tokens(self.preprocessor, [[t for t, _, _ in toks] for _, toks in items])
         encoded = [self.preprocessor.encode_tokens(toks, f) for toks, f in zip(tokens, features)]
         return Batches({key: [e[key] for e in encoded] if key in encoded[0] else None
                         for key in ("token_ids", "char_ids", "feature_ids")},
-                       batch_size, per_token=self.kind.per_token)
+                       batch_size, per_token=self.kind.per_token,
+                       fixed_widths=keras.backend.backend() == "jax")
 
     def _split(self, item):
         if isinstance(item, str):

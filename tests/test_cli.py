@@ -149,6 +149,9 @@ def test_predict_formats(trained, fmt, capsys):
     _, run, _ = trained
     result = InProcess(capsys, "predict", run, "the cat sees a dog .", "a tree", "--format", fmt)
     assert result.returncode == 0, result.stderr[-3000:]
+    # the speed line goes to stderr, counting the 6 + 2 tokens predicted
+    assert "predicted 2 examples, 8 tokens in " in result.stderr
+    assert "tokens/s including start-up" in result.stderr
     out = result.stdout.strip()
     if fmt == "text":
         lines = out.splitlines()

@@ -12,9 +12,25 @@ longest example of a batch of similar lengths.
 
 The pipeline is built by hand with tf.data autotune off and a fixed prefetch:
 on 2-core machines autotune stalls whole epochs (DESIGN.md section 5).
+
+Fixed widths (`fixed_widths=True`, used for prediction on JAX): the time and char
+axes are padded up to the next of a few widths (8, 12, 16, 24, 32, 48, ...:
+powers of two and 1.5 times them) instead of each batch's own longest
+example, so that a compiled predict function (a `tf.function`, a JAX `jit`)
+is traced for a handful of shapes rather than once per batch length. Padding
+is masked everywhere, so the predictions do not change.
 """
 
 import numpy as np
+
+
+def fixed_width(length, smallest=8):
+    """The smallest of 8, 12, 16, 24, 32, 48, 64, ... (2**k and 1.5 * 2**k) that
+    holds `length` (at most 1.5x the padding of `length` itself)."""
+    width = smallest
+    while width < length:
+        width = width * 3 // 2 if (width & (width - 1)) == 0 else width * 4 // 3
+    return width
 
 
 def _pad(rows, idx, lengths, width):
@@ -39,6 +55,9 @@ class Batches:
             into `sample_weight`.
         per_token: labels per token (True) or per example (False); by default
             inferred from `encoded["labels"]` (needed when there are no labels).
+        fixed_widths: pad the time and char axes up to `fixed_width(...)` of the
+            longest example (few distinct shapes, so few graph tracings)
+            rather than to the longest example itself.
 
     Example:
 
@@ -50,7 +69,7 @@ class Batches:
     """
 
     def __init__(self, encoded, batch_size=32, shuffle=False, seed=0, bucket_batches=50,
-                 example_weights=None, per_token=None):
+                 example_weights=None, per_token=None, fixed_widths=False):
         self.token_ids = encoded["token_ids"]
         self.char_ids = encoded.get("char_ids")
         self.feature_ids = encoded.get("feature_ids")
@@ -66,6 +85,7 @@ class Batches:
         self.example_weights = example_weights
         self.per_token = (per_token if per_token is not None
                         else self.labels is not None and not isinstance(self.labels, np.ndarray))
+        self.fixed_widths = fixed_widths
         self._epoch = 0
 
     @property
@@ -99,7 +119,8 @@ class Batches:
         for idx in self.batch_indices(epoch):
             lengths = self.lengths[idx]
             real += lengths.sum()
-            padded += lengths.max() * len(idx)
+            width = fixed_width(lengths.max()) if self.fixed_widths else lengths.max()
+            padded += width * len(idx)
         return float(1.0 - real / padded)
 
     # -- batch contents -----------------------------------------------------------
@@ -107,6 +128,8 @@ class Batches:
         """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
         lengths = self.lengths[idx]
         width = int(lengths.max())
+        if self.fixed_widths:
+            width = fixed_width(width)
         token_ids = _pad(self.token_ids, idx, lengths, width)
         mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
         # 0/1 int32 rather than bool: under MirroredStrategy Keras sums the first
@@ -116,9 +139,12 @@ class Batches:
         if self.char_ids is not None:
             chars = [self.char_ids[i] for i in idx]
             word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
+            if self.fixed_widths:
+                word_width = fixed_width(word_width)
             char_ids = np.zeros((len(idx), width, word_width), dtype=np.int32)
             for row, c in enumerate(chars):
-                char_ids[row, : len(c)] = c[:, :word_width]
+                kept = c[:, :word_width]  # stored words may be narrower than a fixed width
+                char_ids[row, : len(c), : kept.shape[1]] = kept
             inputs["char_ids"] = char_ids
         if self.feature_ids is not None:
             inputs["feature_ids"] = _pad(self.feature_ids, idx, lengths, width)
