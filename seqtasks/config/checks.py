@@ -32,6 +32,7 @@ def check_recipe(recipe, source):
         ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),
         ("train.distribute", recipe.train.distribute, ("auto", "none", "mirrored")),
         ("model.decoder.kind", recipe.model.decoder.kind, ("gru", "lstm")),
+        ("preprocess.subwords", recipe.preprocess.subwords, ("none", "sentencepiece")),
         ("model.decoder.attention", recipe.model.decoder.attention, registry.ATTENTION),
     ]
     for key, name, table in checks:
@@ -51,6 +52,8 @@ def check_recipe(recipe, source):
 
 def _check_translation(recipe, source):
     """The decoder and decoding settings (read by translation only)."""
+    from seqtasks.registry import TASKS
+
     d, e = recipe.model.decoder, recipe.evaluate
     for key, number, least in [("model.decoder.units", d.units, 1), ("model.decoder.layers", d.layers, 1),
                                ("model.decoder.attention_units", d.attention_units, 1),
@@ -64,6 +67,11 @@ def _check_translation(recipe, source):
     if e.length_penalty < 0 or e.max_length_a < 0:
         raise RecipeError(f"{source}: 'evaluate.length_penalty' and 'evaluate.max_length_a' must be at least 0, "
                           f"found {e.length_penalty} and {e.max_length_a}")
+    if recipe.preprocess.subwords != "none" and TASKS[recipe.task] != "translation":
+        raise RecipeError(f"{source}: 'preprocess.subwords' needs task 'translation', found '{recipe.task}'")
+    if recipe.preprocess.subword_vocabulary < 8:
+        raise RecipeError(f"{source}: 'preprocess.subword_vocabulary' must be at least 8, "
+                          f"found {recipe.preprocess.subword_vocabulary}")
     languages = recipe.data.languages
     if languages is not None and (set(languages) != {"source", "target"}
                                   or not all(isinstance(v, str) for v in languages.values())):

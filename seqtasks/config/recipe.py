@@ -77,6 +77,12 @@ class PreprocessRecipe:
     max_vocabulary: Optional[int] = None
     max_length: Optional[int] = None  # longer examples are truncated, with a warning
     max_word_length: int = 20  # characters kept per word for char features
+    # Translation: `sentencepiece` cuts each side into subword units (a unigram
+    # model of `subword_vocabulary` pieces per language, trained on the
+    # training split; the models are kept in preprocessor.json). `none`: the
+    # tokens of `units`.
+    subwords: str = "none"
+    subword_vocabulary: int = 8000
 
 
 @dataclass

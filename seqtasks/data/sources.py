@@ -12,7 +12,8 @@ from seqtasks.data import readers
 from seqtasks.errors import DataError, RecipeError
 
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
-FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
+FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns,
+                "parallel_text": readers.read_parallel_text}  # {split: {source: path, target: path}}
 KEEP_EXTRA = ("source_line", "document")
 
 

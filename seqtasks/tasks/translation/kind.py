@@ -48,17 +48,18 @@ class TranslationKind(TaskKind):
 
         from seqtasks.tasks.translation.model import Translator
 
-        m = recipe.model
+        m, e = recipe.model, recipe.evaluate
+        limits = {"max_length_a": e.max_length_a, "max_length_b": e.max_length_b,
+                  "max_output_length": e.max_output_length}
         return Translator(len(preprocessor.tokens), len(preprocessor.target_tokens), m.embedding.dim,
                           m.embedding.dropout, dataclasses.asdict(m.encoder), dataclasses.asdict(m.decoder),
-                          name="translator")
+                          limits, name="translator")
 
     def predict(self, model, batches):
         """Greedy translations (the dev metric each epoch): per example, `[(ids, score)]`."""
         from seqtasks.tasks.translation.batching import PairBatches
 
-        settings = model.decode_settings
-        limits = {k: v for k, v in settings.items() if k.startswith("max_")}
+        limits = model.limits
         # The shared scorer makes plain `Batches`; decoding reads only the sources.
         sources = PairBatches({"token_ids": batches.token_ids}, batches.batch_size)
         return scoring.decode(model, sources, **limits)

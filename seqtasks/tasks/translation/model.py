@@ -49,6 +49,8 @@ class Translator(keras.Model):
         decoder: the recipe's `model.decoder` block (`kind` gru | lstm, `units`,
             `layers`, `attention` in `registry.ATTENTION`, `attention_units`,
             `input_feeding`, `dropout`, `tie_embeddings`).
+        limits: the output length limits of decoding (`max_length_a`,
+            `max_length_b`, `max_output_length`; the recipe's `evaluate` block).
 
     Example:
 
@@ -69,7 +71,7 @@ class Translator(keras.Model):
                 "max_length_b": 10, "max_output_length": 200}
 
     def __init__(self, source_vocabulary, target_vocabulary, embedding_dim=256, embedding_dropout=0.0,
-                 encoder=None, decoder=None, **kwargs):
+                 encoder=None, decoder=None, limits=None, **kwargs):
         super().__init__(**kwargs)
         self.source_vocabulary, self.target_vocabulary = int(source_vocabulary), int(target_vocabulary)
         self.embedding_dim, self.embedding_dropout = int(embedding_dim), float(embedding_dropout)
@@ -115,7 +117,8 @@ class Translator(keras.Model):
         else:
             self.output_layer = keras.layers.Dense(self.target_vocabulary, name="output")
             self.output_layer.build((None, self.output_width))
-        self.decode_settings = dict(self.DECODING)
+        self.limits = {k: v for k, v in (limits or {}).items() if k in self.DECODING and k.startswith("max_")}
+        self.decode_settings = {**self.DECODING, **self.limits}
         self.built = True
 
     # -- the decoder settings of `predict` ----------------------------------------------------
@@ -125,10 +128,18 @@ class Translator(keras.Model):
 
     @decode_settings.setter
     def decode_settings(self, settings):
-        new = {**self.DECODING, **(getattr(self, "_decode_settings", None) or {}), **settings}
-        if new != getattr(self, "_decode_settings", None):
-            self._decode_settings = new
-            self.predict_function = None  # the search settings are traced into it
+        old = getattr(self, "_decode_settings", None)
+        new = {**self.DECODING, **(old or {}), **settings}
+        if new == old:
+            return
+        # The settings are traced into the compiled predict function: keep one
+        # function per setting, so that switching greedy <-> beam (dev metric,
+        # final scores, plots) does not trace the search again.
+        functions = self.__dict__.setdefault("_search_functions", {})
+        if old is not None and self.predict_function is not None:
+            functions[tuple(sorted(old.items()))] = self.predict_function
+        self._decode_settings = new
+        self.predict_function = functions.get(tuple(sorted(new.items())))
 
     # -- encoder ------------------------------------------------------------------------------
     def encode(self, token_ids, mask, training=False):
@@ -235,7 +246,7 @@ class Translator(keras.Model):
         return {"name": self.name, "trainable": self.trainable, "source_vocabulary": self.source_vocabulary,
                 "target_vocabulary": self.target_vocabulary, "embedding_dim": self.embedding_dim,
                 "embedding_dropout": self.embedding_dropout, "encoder": self.encoder_config,
-                "decoder": self.decoder_config}
+                "decoder": self.decoder_config, "limits": self.limits}
 
     @classmethod
     def from_config(cls, config):

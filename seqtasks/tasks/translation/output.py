@@ -3,7 +3,6 @@
 import json
 import logging
 
-from seqtasks.data.tokenize import tokenize
 from seqtasks.errors import DataError
 
 LOG = logging.getLogger("seqtasks")
@@ -42,7 +41,7 @@ def translate(loaded, texts, beam=None, nbest=1, attention=None, batch_size=64):
     if not isinstance(beam, int) or beam < 1 or not isinstance(nbest, int) or not 1 <= nbest <= beam:
         raise DataError(f"translate: expected beam >= 1 and 1 <= nbest <= beam, found beam={beam}, nbest={nbest}")
     pre = loaded.preprocessor
-    tokens = [[t for t, _, _ in tokenize(text, pre.units)] if text.strip() else [] for text in texts]
+    tokens = [pre.split_text(text) if text.strip() else [] for text in texts]
     todo = [i for i, toks in enumerate(tokens) if toks]
     results = [{"source": text, "translation": "", "unknown": [], "score": None,
                 "note": "empty input: nothing to translate"} for text in texts]

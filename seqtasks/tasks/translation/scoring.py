@@ -35,8 +35,10 @@ def decode(model, batches, beam_size=1, length_penalty=0.0, num_return=1, **limi
 
 
 def texts(predictions, vocabulary):
-    """The best hypothesis of each prediction as text (target tokens joined by spaces)."""
-    return [" ".join(vocabulary[i] for i in hyps[0][0] if i > 3 or i == 1) for hyps in predictions]
+    """The best hypothesis of each prediction as text (see `preprocessor.join_tokens`)."""
+    from seqtasks.tasks.translation.preprocessor import join_tokens
+
+    return [join_tokens([vocabulary[i] for i in hyps[0][0] if i > 3 or i == 1]) for hyps in predictions]
 
 
 def bleu_chrf(hypotheses, references):
