@@ -228,7 +228,20 @@ class Translator(keras.Model):
                            length_penalty=float(s["length_penalty"]), num_return=int(s["num_return"]),
                            pad_id=PAD_ID, max_steps=steps)
 
-    def predict_step(self, data):
+    def predict_step(self, *args):
+        """The search on a batch. The JAX trainer calls `predict_step(state,
+        data)` and expects `(outputs, non_trainable_variables)`: the search then
+        runs with the variables mapped to the given state."""
+        if len(args) == 2:  # JAX
+            (trainable, non_trainable), data = args
+            mapping = list(zip(self.trainable_variables, trainable)) + list(
+                zip(self.non_trainable_variables, non_trainable))
+            with keras.StatelessScope(state_mapping=mapping):
+                outputs = self._search_data(data)
+            return outputs, non_trainable
+        return self._search_data(args[0])
+
+    def _search_data(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
         return self.search(inputs["token_ids"], inputs["padding_mask"])
 
