@@ -2,7 +2,7 @@
 
 import logging
 
-from seqtasks.errors import DataError, SeqtasksError
+from seqtasks.errors import SeqtasksError
 from seqtasks.tasks.base import TaskKind
 from seqtasks.tasks.translation import output, scoring
 from seqtasks.tasks.translation.preprocessor import TranslationPreprocessor
@@ -125,10 +125,3 @@ class TranslationKind(TaskKind):
     def format_results(self, results, fmt):
         return output.format_results(results, fmt)
 
-
-def check_texts(texts):
-    if isinstance(texts, str):
-        texts = [texts]
-    if not all(isinstance(t, str) for t in texts):
-        raise DataError("input: expected texts (strings) to translate")
-    return list(texts)
