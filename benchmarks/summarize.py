@@ -7,17 +7,20 @@ import json
 import sys
 from pathlib import Path
 
-MAIN = {"tagging": ["accuracy", "f1", "f1_strict"], "classification": ["accuracy", "macro_f1"]}
+MAIN = {"tagging": ["accuracy", "f1", "f1_strict"], "classification": ["accuracy", "macro_f1"],
+        "translation": ["bleu", "chrf"]}
+SCALE = {"translation": 1}  # sacrebleu already reports percentages; the others are fractions
 
 
 def row(directory):
     metrics = json.loads((Path(directory) / "metrics.json").read_text())
     names = [m for m in MAIN[metrics["task"]] if m in metrics["test"]]
-    test = ", ".join(f"{m} {100 * metrics['test'][m]:.2f}" for m in names)
+    scale = SCALE.get(metrics["task"], 100)
+    test = ", ".join(f"{m} {scale * metrics['test'][m]:.2f}" for m in names)
     if metrics.get("train_with_dev"):  # dev was training data: no held-out dev score, no best epoch
         dev, epochs = "- (trained on train + dev)", f"{metrics['epochs_run']} (last kept)"
     else:
-        dev = ", ".join(f"{m} {100 * metrics['validation'][m]:.2f}" for m in names)
+        dev = ", ".join(f"{m} {scale * metrics['validation'][m]:.2f}" for m in names)
         epochs = f"{metrics['epochs_run']} ({metrics.get('best_epoch')})"
     baseline = metrics.get("baseline", {}).get("test")
     base = (f"acc {100 * baseline['accuracy']:.2f}, macro-F1 {100 * baseline['macro_f1']:.2f}"

@@ -7,6 +7,8 @@ seqtasks predict RUN_DIR [TEXT ...] [--input FILE] [--format text|conll|json] [-
                  [--ensemble RUN_DIR ...]
 seqtasks generate RUN_DIR [--prompt TEXT] [--num N] [--max-length L] [--temperature T] [--top-k K]
                   [--top-p P] [--seed S] [--condition LABEL]
+seqtasks translate RUN_DIR [TEXT ...] [--input FILE] [--beam N] [--nbest K] [--format text|json]
+                   [--attention out.png]
 seqtasks baseline RECIPE [--set key=value ...] [--data-root DIR]
 seqtasks show RECIPE [--set key=value ...]
 seqtasks data list | seqtasks data verify [NAME] [--data-root DIR]
@@ -82,6 +84,15 @@ def _parser():
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same texts")
     p.add_argument("--condition", default=None, metavar="LABEL",
                    help="the class to generate (models trained with data.condition, e.g. a language: Russian)")
+    p = sub.add_parser("translate", help="translate raw text with a translator's run directory")
+    p.add_argument("run_dir")
+    p.add_argument("texts", nargs="*", help="source texts; or use --input")
+    p.add_argument("--input", help="file: one source text per line (an empty line gives an empty line)")
+    p.add_argument("--beam", type=int, default=None,
+                   help="beam size (default: the recipe's evaluate.beam_size; 1 = greedy)")
+    p.add_argument("--nbest", type=int, default=1, help="hypotheses per text, at most --beam (default 1)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--attention", metavar="PNG", help="draw the attention map of the first text here")
     p = sub.add_parser("baseline", help="the task kind's baseline (classification: TF-IDF + logistic "
                                         "regression; language models: Kneser-Ney n-gram) on a recipe's data")
     recipe_args(p)
@@ -260,6 +271,20 @@ def _generate(args):
     print(("\n\n" if any("\n" in t for t in texts) else "\n").join(texts))
 
 
+def _translate(args):
+    from seqtasks import api
+    from seqtasks.data.text_files import read_text_lines
+
+    if args.beam is not None and args.beam < 1 or args.nbest < 1:
+        raise SeqtasksError(f"translate: expected --beam >= 1 and --nbest >= 1, found {args.beam} and {args.nbest}")
+    texts = list(args.texts) + (read_text_lines(args.input) if args.input else [])
+    if not texts:
+        raise SeqtasksError("translate: give texts or --input FILE")
+    model = api.load(args.run_dir)
+    results = model.translate(texts, beam=args.beam, nbest=args.nbest, attention=args.attention)
+    print(model.kind.format_results(results, args.format))
+
+
 def _baseline(args):
     from seqtasks import api
     from seqtasks.data.prepare import prepare_data
@@ -301,5 +326,6 @@ def _data(args):
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "generate": _generate,
+            "translate": _translate,
             "baseline": _baseline,
             "show": _show, "data": _data}

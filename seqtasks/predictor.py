@@ -122,6 +122,26 @@ class LoadedModel:
         return self.kind.generate(self, prompt=prompt, num=num, max_length=max_length, temperature=temperature,
                                   top_k=top_k, top_p=top_p, seed=seed, condition=condition)
 
+    def translate(self, texts, beam=None, nbest=1, attention=None):
+        """Translates raw texts with a translator (other kinds raise `SeqtasksError`).
+
+        Args:
+            texts: a string or a list of strings in the source language.
+            beam: beam size (None: the recipe's `evaluate.beam_size`; 1 = greedy).
+            nbest: hypotheses per text (at most `beam`).
+            attention: a PNG path for the attention map of the first text.
+
+        Returns:
+            A list of dicts with `source`, `translation`, `unknown` (source words
+            the model does not know), `score` and, for `nbest > 1`, `nbest`.
+
+        Example:
+        >>> seqtasks.load("runs/translate_multi30k_de_en_gru_attention").translate(
+        ...     ["ein mann fährt fahrrad ."], beam=5)[0]["translation"]
+        'a man rides a bike .'
+        """
+        return self.kind.translate(self, texts, beam=beam, nbest=nbest, attention=attention)
+
     def read_inputs(self, inputs):
         """`predict`'s inputs as `(items, features)`: `(text, [(token, start, end)])`
         per input, and the token features given with each (`{}` when none)."""
@@ -181,6 +201,8 @@ class LoadedModel:
         encoded, labels = self.encode_split(self.split_data(split, data), split)
         metrics, _, _ = score_split(self.kind, lambda b: self.kind.predict(self.model, b), encoded,
                                     labels, self.scheme)
+        metrics.update(self.kind.model_metrics(self.recipe, self.model, {split: encoded}, self.preprocessor,
+                                               splits=[split]).get(split, {}))
         return metrics
 
     def split_data(self, split, data=None):

@@ -37,6 +37,7 @@ TASKS = {
     "tagging": "tagging",
     "classification": "classification",
     "language_model": "language_model",
+    "translation": "translation",
 }
 
 # How raw text becomes tokens (`preprocess.units`).
@@ -73,6 +74,34 @@ HEADS = {
     "language_model": {
         "lm": _attr("seqtasks.tasks.language_model.heads", "NextTokenHead"),
     },
+    # The translator's "head" is its attention decoder (`model.decoder`).
+    "translation": {
+        "attention_decoder": _attr("seqtasks.tasks.translation.model", "Translator"),
+    },
+}
+
+
+def _attention(cls, **kwargs):
+    def load():
+        from seqtasks.layers import attention
+
+        layer = getattr(attention, cls)
+
+        def make(units, name="attention"):
+            # Only the additive scorer has a width of its own.
+            return layer(units, name=name) if cls == "BahdanauAttention" else layer(name=name, **kwargs)
+
+        return make
+
+    return load
+
+
+# Encoder-decoder attention (`model.decoder.attention`): factories
+# `(units, name) -> layer` (units: the Bahdanau scorer width; Luong has none).
+ATTENTION = {
+    "bahdanau": _attention("BahdanauAttention"),
+    "luong_dot": _attention("LuongAttention", mode="dot"),
+    "luong_general": _attention("LuongAttention", mode="general"),
 }
 
 def _pooling(mode):

@@ -35,5 +35,5 @@ def score_split(kind, predict, encoded, labels, scheme=None, batch_size=64):
     start = time.perf_counter()
     predictions = predict(batches)
     seconds = time.perf_counter() - start
-    metrics = kind.score(predictions, encoded["labels"], labels, scheme)
+    metrics = kind.score(predictions, kind.gold(encoded), labels, scheme)
     return metrics, predictions, batches.num_tokens / max(seconds, 1e-9)

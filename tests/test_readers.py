@@ -167,7 +167,7 @@ def test_parallel_text(tmp_path):
     data = readers.read_parallel_text(files)["train"]
     assert data["source"] == ["a dog .", "a cat ."] and data["target"][1] == "eine katze ."
     files["train"]["target"] = write(tmp_path, "short.de", "ein hund .\n")
-    with pytest.raises(DataError, match="short.de: expected 2 lines as in .*t.en, found 1"):
+    with pytest.raises(DataError, match="short.de:2: expected 2 lines as in .*t.en \\(line-aligned\\), found 1"):
         readers.read_parallel_text(files)
 
 

@@ -31,6 +31,9 @@ def check_recipe(recipe, source):
         ("train.regularizer.kind", recipe.train.regularizer.kind, registry.REGULARIZERS),
         ("train.class_weight", recipe.train.class_weight, ("none", "balanced")),
         ("train.distribute", recipe.train.distribute, ("auto", "none", "mirrored")),
+        ("model.decoder.kind", recipe.model.decoder.kind, ("gru", "lstm")),
+        ("preprocess.subwords", recipe.preprocess.subwords, ("none", "sentencepiece")),
+        ("model.decoder.attention", recipe.model.decoder.attention, registry.ATTENTION),
     ]
     for key, name, table in checks:
         if name not in table:
@@ -44,6 +47,36 @@ def check_recipe(recipe, source):
     _check_data(recipe, source)
     _check_reservoir(recipe.model.encoder, source)
     _check_language_model(recipe, source)
+    _check_translation(recipe, source)
+
+
+def _check_translation(recipe, source):
+    """The decoder and decoding settings (read by translation only)."""
+    from seqtasks.registry import TASKS
+
+    d, e = recipe.model.decoder, recipe.evaluate
+    for key, number, least in [("model.decoder.units", d.units, 1), ("model.decoder.layers", d.layers, 1),
+                               ("model.decoder.attention_units", d.attention_units, 1),
+                               ("evaluate.beam_size", e.beam_size, 1),
+                               ("evaluate.max_output_length", e.max_output_length, 1),
+                               ("evaluate.attention_plots", e.attention_plots, 0)]:
+        if number < least:
+            raise RecipeError(f"{source}: '{key}' must be at least {least}, found {number}")
+    if not 0.0 <= d.dropout < 1.0:
+        raise RecipeError(f"{source}: 'model.decoder.dropout' must be in [0, 1), found {d.dropout}")
+    if e.length_penalty < 0 or e.max_length_a < 0:
+        raise RecipeError(f"{source}: 'evaluate.length_penalty' and 'evaluate.max_length_a' must be at least 0, "
+                          f"found {e.length_penalty} and {e.max_length_a}")
+    if recipe.preprocess.subwords != "none" and TASKS[recipe.task] != "translation":
+        raise RecipeError(f"{source}: 'preprocess.subwords' needs task 'translation', found '{recipe.task}'")
+    if recipe.preprocess.subword_vocabulary < 8:
+        raise RecipeError(f"{source}: 'preprocess.subword_vocabulary' must be at least 8, "
+                          f"found {recipe.preprocess.subword_vocabulary}")
+    languages = recipe.data.languages
+    if languages is not None and (set(languages) != {"source", "target"}
+                                  or not all(isinstance(v, str) for v in languages.values())):
+        raise RecipeError(f"{source}: 'data.languages' must be {{source: <language>, target: <language>}}, "
+                          f"found {languages}")
 
 
 def _check_step_schedule(t, source):

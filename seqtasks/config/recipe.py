@@ -66,6 +66,12 @@ class DataRecipe:
     # language of each surname): its value is an input at every step, and
     # `seqtasks generate --condition VALUE` samples texts of that class.
     condition: Optional[str] = None
+    # Translation: the languages of the source and target, e.g. {source: de,
+    # target: en}. They pick the pair from a `translation` column of
+    # {language: text} dicts (wmt16, iwslt) or from columns named by language
+    # (the multi30k card, bentrevett/multi30k); without them the data needs
+    # `source` and `target` columns.
+    languages: Optional[dict] = None
 
 
 @dataclass
@@ -79,6 +85,12 @@ class PreprocessRecipe:
     max_vocabulary: Optional[int] = None
     max_length: Optional[int] = None  # longer examples are truncated, with a warning
     max_word_length: int = 20  # characters kept per word for char features
+    # Translation: `sentencepiece` cuts each side into subword units (a unigram
+    # model of `subword_vocabulary` pieces per language, trained on the
+    # training split; the models are kept in preprocessor.json). `none`: the
+    # tokens of `units`.
+    subwords: str = "none"
+    subword_vocabulary: int = 8000
 
 
 @dataclass
@@ -136,11 +148,28 @@ class HeadRecipe:
 
 
 @dataclass
+class DecoderRecipe:
+    """Translation: the attention decoder (Luong et al. 2015 layout)."""
+
+    kind: str = "gru"  # gru | lstm
+    units: int = 256
+    layers: int = 1
+    attention: str = "bahdanau"  # registry.ATTENTION: bahdanau | luong_dot | luong_general
+    attention_units: int = 256  # Bahdanau's scorer width
+    # Feed the previous attentional vector into the next step (Luong et al. 2015).
+    input_feeding: bool = True
+    dropout: float = 0.3  # on the target embeddings and the attentional vectors
+    # The output projection is the target embedding, transposed (Press & Wolf 2017).
+    tie_embeddings: bool = False
+
+
+@dataclass
 class ModelRecipe:
     embedding: EmbeddingRecipe = field(default_factory=EmbeddingRecipe)
     char_features: CharFeaturesRecipe = field(default_factory=CharFeaturesRecipe)
     encoder: EncoderRecipe = field(default_factory=EncoderRecipe)
     head: HeadRecipe = field(default_factory=HeadRecipe)
+    decoder: DecoderRecipe = field(default_factory=DecoderRecipe)
 
 
 @dataclass
@@ -208,6 +237,16 @@ class EvaluateRecipe:
     stream_rows: int = 1
     samples: int = 10  # language models: texts sampled into samples.txt after each epoch (0 = none)
     sample_length: int = 200  # the most tokens of each sample
+    # Translation decoding: beam size of the final scores (1 = greedy only; the
+    # dev metric each epoch is always greedy), GNMT length penalty alpha, the
+    # longest output a * source length + b (at most max_output_length tokens),
+    # and the dev sentences drawn as attention maps into plots/.
+    beam_size: int = 5
+    length_penalty: float = 0.6
+    max_length_a: float = 2.0
+    max_length_b: int = 10
+    max_output_length: int = 200
+    attention_plots: int = 3
 
 
 @dataclass
@@ -215,7 +254,7 @@ class Recipe:
     """A whole experiment. See `recipes/*.yaml` for complete examples."""
 
     name: str = "experiment"
-    task: str = "tagging"  # a name in registry.TASKS (tagging | classification | language_model)
+    task: str = "tagging"  # a name in registry.TASKS (tagging | classification | language_model | translation)
     seed: int = 1234
     data: DataRecipe = field(default_factory=DataRecipe)
     preprocess: PreprocessRecipe = field(default_factory=PreprocessRecipe)

@@ -103,10 +103,19 @@ def count_dataset(dataset, keys):
     Returns:
         dict key -> int.
     """
-    unknown = [key for key in keys if key not in COUNTERS]
+    # `<column>_tokens`: the whitespace tokens of a text column (e.g. `en_tokens`).
+    def counter(key):
+        if key in COUNTERS:
+            return COUNTERS[key]
+        column = key[: -len("_tokens")] if key.endswith("_tokens") else None
+        if column and column in dataset.column_names:
+            return lambda ds: sum(len(t.split()) for t in ds[column])
+        return None
+
+    unknown = [key for key in keys if counter(key) is None]
     if unknown:
-        raise RecipeError(f"unknown count keys {unknown}; known: {sorted(COUNTERS)}")
-    return {key: COUNTERS[key](dataset) for key in keys}
+        raise RecipeError(f"unknown count keys {unknown}; known: {sorted(COUNTERS)} and <text column>_tokens")
+    return {key: counter(key)(dataset) for key in keys}
 
 
 def verify_card(card, root=None, check_counts=True):

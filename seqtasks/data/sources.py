@@ -15,7 +15,8 @@ from seqtasks.data.text_files import read_text_lines
 from seqtasks.errors import DataError, RecipeError, located
 
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
-FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns}
+FILE_READERS = {"conllu": readers.read_conllu, "conll": readers.read_conll_columns,
+                "parallel_text": readers.read_parallel_text}  # {split: {source: path, target: path}}
 KEEP_EXTRA = ("source_line", "document")
 
 
@@ -147,6 +148,32 @@ def _where(data, split, row):
     return f"{split} split, example {row + 1}"
 
 
+def _select_languages(dataset, languages):
+    """Translation pairs as `source` / `target` columns, picked by `data.languages`
+    from a `translation` column of `{language: text}` dicts (the hub's
+    translation format) or from two columns named by language."""
+    if not languages:
+        return dataset
+    source, target = languages["source"], languages["target"]
+    first = dataset[next(iter(dataset))]
+    found = first.column_names
+    if "translation" in found:
+        keys = sorted(first[0]["translation"]) if len(first) else []
+        missing = [lang for lang in (source, target) if lang not in keys]
+        if missing:
+            raise RecipeError(f"data.languages: the translation column has languages {keys}, not {missing}")
+
+        def pick(batch):
+            pairs = batch["translation"]
+            return {"source": [p[source] for p in pairs], "target": [p[target] for p in pairs]}
+
+        return dataset.map(pick, batched=True, remove_columns=["translation"], desc="picking languages")
+    if source in found and target in found:
+        return dataset.rename_columns({source: "source", target: "target"})
+    raise RecipeError(f"data.languages {source} -> {target}: the data has neither a 'translation' column "
+                      f"nor the columns {source!r} and {target!r}; found {found}")
+
+
 def _class_label(dataset, column, labels, data=None):
     """Turns a label column (or a sequence of labels) into ClassLabel features."""
     feature = dataset[next(iter(dataset))].features[column]
@@ -226,6 +253,7 @@ def load_data(data, columns, label_columns=(), user_data=None, require_train=Tru
     >>> load_data(recipe.data, ("tokens", "tags"), ("tags",))["train"].features["tags"]
     """
     dataset = _rename_splits(_read_source(data, user_data))
+    dataset = _select_languages(dataset, getattr(data, "languages", None))
     features = getattr(data, "features", None) or ()
     dataset = _rename_columns(dataset, getattr(data, "columns", None), columns, keep=list(features))
     labels = getattr(data, "labels", None)

@@ -8,29 +8,48 @@ from seqtasks.errors import DataError, RecipeError, located
 from seqtasks.data.text_files import SPLITS, _require_nonempty, _split_sizes, read_text_lines
 
 
-def read_parallel_text(files):
+def read_parallel_text(files, languages=None):
     """Reads line-aligned source/target files into a translation `DatasetDict`.
 
     Args:
         files: dict split -> `{source: path, target: path}`.
+        languages: optional `{source: <language>, target: <language>}`, the
+            languages of the two files (a card's `reader`); the columns are
+            then named by language (e.g. `en`, `de`), so that a recipe picks
+            its direction with `data.languages`.
 
     Returns:
-        `DatasetDict` with `source`, `target`.
+        `DatasetDict` with `source`, `target` (or the two language columns).
+
+    Raises:
+        DataError: the files differ in length (the shorter file and the first
+            line it lacks are named) or a line is empty (file and line named).
 
     Example:
     >>> read_parallel_text({"train": {"source": "train.en", "target": "train.de"}})
     """
     result = {}
+    names = {"source": "source", "target": "target"}
+    if languages:
+        if set(languages) != {"source", "target"} or languages["source"] == languages["target"]:
+            raise RecipeError(f"parallel_text: languages must be {{source: <language>, target: <other "
+                              f"language>}}, received {languages!r}")
+        names = dict(languages)
     for split, pair in files.items():
         if not isinstance(pair, dict) or set(pair) != {"source", "target"}:
             raise RecipeError(f"parallel_text files for {split!r} must be {{source: path, target: path}}, received {pair!r}")
         source, target = read_text_lines(pair["source"]), read_text_lines(pair["target"])
         if len(source) != len(target):
-            raise DataError(
-                located(pair["target"], None, f"expected {len(source)} lines as in {pair['source']}, found {len(target)}")
-            )
+            (short, n), (other, m) = sorted([(pair["source"], len(source)), (pair["target"], len(target))],
+                                            key=lambda item: item[1])
+            raise DataError(located(short, n + 1, f"expected {m} lines as in {other} (line-aligned), "
+                                                  f"found {n}: no line {n + 1} to pair with {other}:{n + 1}"))
         _require_nonempty(pair["source"], source, "lines")
-        columns = {"source": [s.strip() for s in source], "target": [t.strip() for t in target]}
+        for role, lines in (("source", source), ("target", target)):
+            empty = next((i for i, line in enumerate(lines) if not line.strip()), None)
+            if empty is not None:
+                raise DataError(located(pair[role], empty + 1, "expected a sentence, found an empty line"))
+        columns = {names["source"]: [s.strip() for s in source], names["target"]: [t.strip() for t in target]}
         result[split] = datasets.Dataset.from_dict(columns)
     return datasets.DatasetDict(result)
 

@@ -63,13 +63,24 @@ def _check_ranks(layer, query_shape, keys_shape, values_shape):
 class _Attention(keras.layers.Layer):
     """Shared masking, softmax and weighted sum; subclasses define `_scores`."""
 
-    def call(self, query, keys, values=None, mask=None):
+    def project_keys(self, keys):
+        """The part of the scorer that depends on the keys only, `(batch, ts, k)`.
+
+        A decoder that attends step by step over the same keys computes it
+        once and passes it as `projected_keys` to every step (otherwise each
+        step projects all the keys again).
+        """
+        return keys
+
+    def call(self, query, keys, values=None, mask=None, projected_keys=None):
         if values is None:
             values = keys
         single_step = len(query.shape) == 2  # the rank is static in every back end
         if single_step:
             query = query[:, None, :]  # (batch, 1, units_q): one code path for both
-        scores = self._scores(query, keys)  # (batch, tq, ts)
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
+        scores = self._scores(query, projected_keys)  # (batch, tq, ts)
         if mask is not None:
             mask = ops.cast(mask, "bool")[:, None, :]  # (batch, 1, ts)
             # `where`, not an addition: padding keys may hold inf/nan.
@@ -93,7 +104,7 @@ class _Attention(keras.layers.Layer):
         # when the query comes from a masked embedding.
         return None
 
-    def compute_output_shape(self, query_shape, keys_shape, values_shape=None):
+    def compute_output_shape(self, query_shape, keys_shape, values_shape=None, projected_keys_shape=None):
         values_shape = keys_shape if values_shape is None else values_shape
         leading = tuple(query_shape[:-1])
         return leading + (values_shape[-1],), leading + (keys_shape[1],)
@@ -137,7 +148,7 @@ class BahdanauAttention(_Attention):
         _check_units("BahdanauAttention", units)
         self.units = units
 
-    def build(self, query_shape, keys_shape, values_shape=None):
+    def build(self, query_shape, keys_shape, values_shape=None, projected_keys_shape=None):
         _check_ranks("BahdanauAttention", query_shape, keys_shape, values_shape)
         query_dim = _last_dim("BahdanauAttention", "query", query_shape)
         key_dim = _last_dim("BahdanauAttention", "keys", keys_shape)
@@ -149,10 +160,13 @@ class BahdanauAttention(_Attention):
             name="score_vector", shape=(self.units,), initializer="glorot_uniform")
         self.built = True
 
-    def _scores(self, query, keys):
+    def project_keys(self, keys):
+        return ops.matmul(keys, ops.cast(self.key_kernel, keys.dtype))  # (batch, ts, units)
+
+    def _scores(self, query, projected_keys):
         dtype = query.dtype
         projected_query = ops.matmul(query, ops.cast(self.query_kernel, dtype))  # (batch, tq, units)
-        projected_keys = ops.matmul(ops.cast(keys, dtype), ops.cast(self.key_kernel, dtype))  # (batch, ts, units)
+        projected_keys = ops.cast(projected_keys, dtype)
         hidden = ops.tanh(projected_query[:, :, None, :] + projected_keys[:, None, :, :])  # (batch, tq, ts, units)
         return ops.matmul(hidden, ops.cast(self.score_vector, dtype))  # (batch, tq, ts)
 
@@ -200,7 +214,7 @@ class LuongAttention(_Attention):
             raise ValueError(f"LuongAttention: `mode` must be one of {LUONG_MODES}. Received: mode={mode!r}")
         self.mode = mode
 
-    def build(self, query_shape, keys_shape, values_shape=None):
+    def build(self, query_shape, keys_shape, values_shape=None, projected_keys_shape=None):
         _check_ranks("LuongAttention", query_shape, keys_shape, values_shape)
         query_dim = _last_dim("LuongAttention", "query", query_shape)
         key_dim = _last_dim("LuongAttention", "keys", keys_shape)
@@ -214,6 +228,8 @@ class LuongAttention(_Attention):
         self.built = True
 
     def _scores(self, query, keys):
+        # `keys` are the keys themselves: "general" applies W to the query,
+        # which costs less than projecting every key.
         dtype = query.dtype
         if self.mode == "general":
             query = ops.matmul(query, ops.cast(self.kernel, dtype))  # (batch, tq, d_k)

@@ -214,3 +214,35 @@ def plot_gradient_norm(norms, epoch_ends, clipnorm, path):
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left")
     _save(figure, path)
+
+
+def plot_attention(weights, source_tokens, target_tokens, path):
+    """Plots an attention map: a row per target token, a column per source token.
+
+    Args:
+        weights: `(len(target_tokens), len(source_tokens))` attention weights.
+        source_tokens: the source tokens (x axis).
+        target_tokens: the target tokens (y axis).
+        path: the PNG file to write.
+
+    Example:
+
+    >>> plot_attention(np.eye(3), ["ein", "hund", "."], ["a", "dog", "."], "plots/attention_1.png")
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"plot_attention: weights of shape {weights.shape} do not match "
+                         f"{len(target_tokens)} target x {len(source_tokens)} source tokens")
+    # Long sentences: at most 60 tokens a side stay legible; the rest is cut.
+    weights = weights[:60, :60]
+    source_tokens, target_tokens = source_tokens[:60], target_tokens[:60]
+    width, height = max(4.0, 0.35 * len(source_tokens) + 2.0), max(3.0, 0.3 * len(target_tokens) + 1.5)
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(target_tokens)), target_tokens, fontsize=8)
+    axes.set_xlabel("source")
+    axes.set_ylabel("translation")
+    _save(figure, path)

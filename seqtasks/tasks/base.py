@@ -42,6 +42,9 @@ class TaskKind:
     # Whether `build_model` takes the shared `Backbone` (kinds with a model of
     # their own, such as language models that carry their state, say False).
     uses_backbone = True
+    # Whether the training split is scored after training (translation: no,
+    # decoding 29,000 training sentences costs minutes and says little).
+    score_train = True
 
     @property
     def label_columns(self):
@@ -140,6 +143,16 @@ class TaskKind:
         """`(true, predicted)` flat label-id arrays for a confusion matrix."""
         raise NotImplementedError
 
+    def gold(self, encoded):
+        """What `score` compares predictions with (translation: the reference texts)."""
+        return encoded["labels"]
+
+    def model_metrics(self, recipe, model, encoded, preprocessor, directory=None, splits=None):
+        """Figures of a trained model beside `score`'s, `{split: {name: value}}`
+        (translation: beam search, perplexity, decoding speed); `directory`
+        receives plots when given."""
+        return {}
+
     # What `extra_metrics` adds under "baseline" (None: the kind has no baseline).
     baseline = None
 
@@ -156,6 +169,12 @@ class TaskKind:
         from seqtasks.errors import SeqtasksError
 
         raise SeqtasksError(f"{loaded.directory}: a {self.name} model cannot generate")
+
+    def translate(self, loaded, texts, **settings):
+        """Translations by a loaded model (translators); others refuse."""
+        from seqtasks.errors import SeqtasksError
+
+        raise SeqtasksError(f"{loaded.directory}: a {self.name} model cannot translate")
 
     # -- results ----------------------------------------------------------------------
     def check_options(self, loaded, tag_scheme=None, **options):

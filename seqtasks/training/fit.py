@@ -112,6 +112,9 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme,
                "long_examples_split": split_count}
     metrics.update(_evaluate_splits(recipe, kind, model, encoded, preprocessor.labels, scheme, directory))
+    held_out = [s for s in metrics if s in encoded and s != "train"]
+    for split, figures in kind.model_metrics(recipe, model, encoded, preprocessor, directory, held_out).items():
+        metrics[split].update(figures)
     metrics.update(_run_figures(model, train, train_seconds, dev_metric, run_history, t.train_with_dev))
     metrics.update(kind.extra_metrics(recipe, dataset))
     model.save(directory / "model.keras")
@@ -163,7 +166,7 @@ def _evaluate_splits(recipe, kind, model, encoded, labels, scheme, directory):
     held_out = [s for s in recipe.evaluate.splits if s in encoded and s != "train"
                 and not (recipe.train.train_with_dev and s == "validation")]  # dev was trained on
     batch_size = max(recipe.train.batch_size, 64)
-    for name in ["train"] + held_out:
+    for name in (["train"] if kind.score_train else []) + held_out:
         metrics[name], predictions, speed = score_split(kind, lambda b: kind.predict(model, b), encoded[name],
                                                         labels, scheme, batch_size)
         if name == "test" or "predict_tokens_per_second" not in metrics:

@@ -1,0 +1,5 @@
+"""The translation task kind (seq2seq with attention; BLEU)."""
+
+from seqtasks.tasks.translation.kind import TranslationKind
+
+KIND = TranslationKind()
