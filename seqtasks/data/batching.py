@@ -191,6 +191,8 @@ def _numpy_batches_class():
     is left to the caller)."""
     import keras
 
+    from seqtasks.training.distribution import batch_multiple
+
     class NumpyBatches(keras.utils.PyDataset):
         """The batches of a `Batches`, one epoch's order drawn at its first batch."""
 
@@ -205,7 +207,8 @@ def _numpy_batches_class():
         def __getitem__(self, index):
             if self.order is None:
                 self.order = self.batches.batch_indices(self.batches._epoch)
-            inputs, labels, weights = self.batches.make_batch(self.order[index])
+            idx = _even_rows(self.order[index], batch_multiple())
+            inputs, labels, weights = self.batches.make_batch(idx)
             return (inputs,) if labels is None else (inputs, labels, weights)
 
         def on_epoch_end(self):
@@ -217,3 +220,18 @@ def _numpy_batches_class():
 
 def _NumpyBatches(batches):
     return _numpy_batches_class()(batches)
+
+
+def _even_rows(idx, multiple):
+    """`idx` cut to a multiple of `multiple` rows (the devices of a JAX
+    `DataParallel` distribution, which splits a batch evenly; 1 elsewhere).
+
+    The few examples cut from a partial batch sit out that epoch's step only
+    (the shuffle differs every epoch); a batch with fewer rows than devices
+    is repeated instead. Rows are cut rather than padded because the CRF loss
+    has no per-row weight that could switch a padding row off.
+    """
+    if multiple <= 1 or len(idx) % multiple == 0:
+        return idx
+    keep = len(idx) - len(idx) % multiple
+    return idx[:keep] if keep else np.resize(idx, multiple)

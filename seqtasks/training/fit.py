@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqtasks.encoders.cudnn import warn_if_not_cudnn_eligible
 from seqtasks.registry import LR_SCHEDULES, REGULARIZERS, resolve
 from seqtasks.run_dir import write_json
 from seqtasks.scoring import score_split
@@ -62,17 +63,23 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     monitor_name = "val_" + kind.main_metric(scheme)
     monitor = monitor_name if t.monitor == "auto" else t.monitor
     mode = "min" if "loss" in monitor else "max"
-    model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode)
     from seqtasks.training.callbacks import make_callbacks
+    from seqtasks.training.distribution import strategy_scope
 
-    callbacks, dev_metric, run_history = make_callbacks(
-        recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
-        schedule_callbacks)
-    callbacks += kind.callbacks(recipe, preprocessor, directory)
-    start = time.perf_counter()
-    model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=t.epochs,
-              callbacks=callbacks, verbose=t.verbose, shuffle=False)  # Batches shuffles itself, with length bucketing
-    train_seconds = time.perf_counter() - start
+    # Built, compiled and fitted in one scope: a JAX distribution shards the
+    # variables when they are made and the batches when `fit` reads them.
+    with strategy_scope(t):
+        model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor,
+                                                    mode)
+        warn_if_not_cudnn_eligible(model, recipe)
+        callbacks, dev_metric, run_history = make_callbacks(
+            recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
+            schedule_callbacks)
+        callbacks += kind.callbacks(recipe, preprocessor, directory)
+        start = time.perf_counter()
+        model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=t.epochs,
+                  callbacks=callbacks, verbose=t.verbose, shuffle=False)  # Batches shuffles, with length buckets
+        train_seconds = time.perf_counter() - start
     history = run_history.history
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme}
     metrics.update(_evaluate_splits(recipe, kind, model, encoded, preprocessor.labels, scheme, directory))
@@ -88,19 +95,17 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
 
 
 def _compiled_model(recipe, kind, preprocessor, scheme, steps_per_epoch, monitor, mode):
-    """The task model, built and compiled inside the distribution strategy's
-    scope, with its regularizer; returns `(model, schedule_callbacks)`."""
+    """The task model, built and compiled (inside the caller's distribution
+    scope), with its regularizer; returns `(model, schedule_callbacks)`."""
     from seqtasks.encoders.build import build_backbone
-    from seqtasks.training.distribution import strategy_scope
     from seqtasks.training.schedules import build_optimizer
 
     t = recipe.train
-    with strategy_scope(t):
-        backbone = build_backbone(recipe.model, preprocessor) if kind.uses_backbone else None
-        model = kind.build_model(recipe, preprocessor, backbone, scheme)
-        schedule, callbacks = resolve(LR_SCHEDULES, t.lr_schedule, "train.lr_schedule")(
-            t, steps_per_epoch, monitor, mode)
-        model.compile(optimizer=build_optimizer(t, schedule))
+    backbone = build_backbone(recipe.model, preprocessor) if kind.uses_backbone else None
+    model = kind.build_model(recipe, preprocessor, backbone, scheme)
+    schedule, callbacks = resolve(LR_SCHEDULES, t.lr_schedule, "train.lr_schedule")(
+        t, steps_per_epoch, monitor, mode)
+    model.compile(optimizer=build_optimizer(t, schedule))
     regularizer = resolve(REGULARIZERS, t.regularizer.kind, "train.regularizer.kind")
     if regularizer is not None:
         regularizer(t.regularizer.epsilon).attach(model)
