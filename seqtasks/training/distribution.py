@@ -75,9 +75,9 @@ def strategy_scope(train):
 
     Asked for (`train.distribute: mirrored`), or "auto" with more than one
     GPU: a `MirroredStrategy` over the visible GPUs on TensorFlow, a
-    `keras.distribution.DataParallel` over the local devices on JAX (all of
-    them when asked, the GPUs for "auto"). Otherwise the default strategy
-    (TensorFlow) or no distribution.
+    `keras.distribution.DataParallel` over the local devices on JAX (the
+    accelerators, else the CPU devices when asked). Otherwise the default
+    strategy (TensorFlow) or no distribution.
     """
     tf = _tensorflow()
     if tf is None:
@@ -91,13 +91,8 @@ def strategy_scope(train):
 def _jax_scope(train):
     if keras.backend.backend() != "jax" or train.distribute == "none":
         return contextlib.nullcontext()
-    gpus = keras.distribution.list_devices("gpu")
-    if train.distribute == "mirrored":
-        devices = gpus or keras.distribution.list_devices()
-    elif len(gpus) > 1:  # auto
-        devices = gpus
-    else:
-        return contextlib.nullcontext()
-    if len(devices) < 2:
+    devices = keras.distribution.list_devices()  # the accelerators, else the CPU devices
+    on_cpu = all(d.startswith("cpu") for d in devices)
+    if len(devices) < 2 or (train.distribute == "auto" and on_cpu):
         return contextlib.nullcontext()
     return keras.distribution.DataParallel(devices=devices).scope()
