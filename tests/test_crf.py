@@ -351,7 +351,8 @@ class _ToyBatches(keras.utils.PyDataset):
         self.data, self.batch_size = data, batch_size
 
     def __len__(self):
-        return -(-len(self.data[-1]) // self.batch_size)
+        rows = len(self.data[0]["token_ids"])  # data = (x,) or (x, y), x a dict of arrays
+        return -(-rows // self.batch_size)
 
     def __getitem__(self, i):
         part = slice(i * self.batch_size, (i + 1) * self.batch_size)

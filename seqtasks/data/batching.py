@@ -103,10 +103,15 @@ class Batches:
         return float(1.0 - real / padded)
 
     # -- batch contents -----------------------------------------------------------
-    def make_batch(self, idx):
-        """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
+    def make_batch(self, idx, multiple=1):
+        """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`.
+
+        `multiple` rounds the padded width (time steps, and characters per
+        word) up to a multiple of it: JAX compiles the step once per input
+        shape, so a few widths instead of every length save most compilations.
+        """
         lengths = self.lengths[idx]
-        width = int(lengths.max())
+        width = _round_up(int(lengths.max()), multiple)
         token_ids = _pad(self.token_ids, idx, lengths, width)
         mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
         # 0/1 int32 rather than bool: under MirroredStrategy Keras sums the first
@@ -115,10 +120,11 @@ class Batches:
         inputs = {"token_ids": token_ids, "padding_mask": mask.astype(np.int32)}
         if self.char_ids is not None:
             chars = [self.char_ids[i] for i in idx]
-            word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
+            word_width = _round_up(max(1, max(int((c != 0).sum(axis=1).max()) for c in chars)), multiple)
             char_ids = np.zeros((len(idx), width, word_width), dtype=np.int32)
             for row, c in enumerate(chars):
-                char_ids[row, : len(c)] = c[:, :word_width]
+                kept = min(word_width, c.shape[1])
+                char_ids[row, : len(c), :kept] = c[:, :kept]
             inputs["char_ids"] = char_ids
         if self.feature_ids is not None:
             inputs["feature_ids"] = _pad(self.feature_ids, idx, lengths, width)
@@ -137,8 +143,9 @@ class Batches:
 
     def __iter__(self):
         """Yields `(indices, inputs)` in evaluation order (for prediction)."""
+        multiple = shape_multiple()
         for idx in self.batch_indices(0):
-            yield idx, self.make_batch(idx)[0]
+            yield idx, self.make_batch(idx, multiple)[0]
 
     def dataset(self, prefetch=4):
         """The batches as `fit` / `predict` input for the active Keras back end:
@@ -208,7 +215,7 @@ def _numpy_batches_class():
             if self.order is None:
                 self.order = self.batches.batch_indices(self.batches._epoch)
             idx = _even_rows(self.order[index], batch_multiple())
-            inputs, labels, weights = self.batches.make_batch(idx)
+            inputs, labels, weights = self.batches.make_batch(idx, shape_multiple())
             return (inputs,) if labels is None else (inputs, labels, weights)
 
         def on_epoch_end(self):
@@ -235,3 +242,21 @@ def _even_rows(idx, multiple):
         return idx
     keep = len(idx) - len(idx) % multiple
     return idx[:keep] if keep else np.resize(idx, multiple)
+
+
+# JAX compiles a step per input shape: widths rounded up to a multiple of this
+# give a few shapes (a sentence of 1-64 tokens: 8 widths, not 64).
+JAX_SHAPE_MULTIPLE = 8
+
+
+def shape_multiple():
+    """The multiple that batch widths are rounded up to on the active back end
+    (TensorFlow traces with unknown widths once: 1, no extra padding)."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    return JAX_SHAPE_MULTIPLE if keras is not None and keras.backend.backend() == "jax" else 1
+
+
+def _round_up(value, multiple):
+    return -(-value // multiple) * multiple
