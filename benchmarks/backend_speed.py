@@ -75,6 +75,8 @@ def setup(args):
     overrides += BARE if args.model == "bare" else []
     if args.data == "ewt":
         overrides.append(f"data.limit.train={args.sentences}")
+    else:
+        overrides.append("data.card=null")  # the synthetic DatasetDict replaces the card
     recipe = api.resolve_recipe(REPO / "recipes" / "pos_ud_ewt_bilstm.yaml", overrides)
     dataset, scheme, _ = prepare_data(recipe, synthetic(args) if args.data == "synthetic" else None)
     kind = task_kind(recipe.task)
