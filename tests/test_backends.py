@@ -138,15 +138,15 @@ PREDICT_ON_OTHER = """
     tags = [r["tags"] for r in loaded.predict(sentences)]
     scores = loaded.kind.outputs(loaded.model, loaded.input_batches(*loaded.read_inputs(sentences)))
     print("RESULT", json.dumps({"backend": keras.backend.backend(), "tags": tags,
-                                "scores": [np.asarray(s).tolist() for s in scores],
-                                "accuracy": loaded.evaluate("test")["accuracy"]}))
+                                "scores": [np.asarray(s).tolist() for s in scores]}))
 """
 
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])
 def test_run_directory_predicts_the_same_on_the_other_back_end(head, tmp_path):
-    """Saved on this pass's back end, loaded on the other: the same tags, the
-    same scores (float32 round-off) and the same test accuracy."""
+    """Saved on this pass's back end, loaded on the other: the same tags and
+    the same scores (float32 round-off). (The run trained on in-memory data,
+    so the other process has no data source to evaluate.)"""
     if not importable(OTHER):
         pytest.skip(f"{OTHER} is not installed")
     recipe = tiny_recipe(epochs=2)
@@ -164,7 +164,6 @@ def test_run_directory_predicts_the_same_on_the_other_back_end(head, tmp_path):
     assert got["tags"] == want_tags
     for a, b in zip(got["scores"], want_scores):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4)
-    assert got["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"], abs=1e-9)
 
 
 # -- TensorFlow-only extras refuse JAX -------------------------------------------------------------
