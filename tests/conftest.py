@@ -8,7 +8,10 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the JAX pass of CI sets KERAS_BACKEND=jax
+if os.environ["KERAS_BACKEND"] == "jax":
+    # XLA's CPU client: one thread per op (two xdist workers share two cores).
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 # `datasets` caches under HF_HOME; keep it out of the user's home during tests.
 _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
 # Removed when the process (controller or xdist worker) exits, so runs leave no cache behind.
@@ -48,10 +51,16 @@ def run_cli(*args, cwd=REPO, env=None):
                           capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
 
 
+BACKEND = os.environ["KERAS_BACKEND"]
+
+
 def pytest_configure(config):
+    # Two cores are shared by the whole suite; more threads only add contention.
+    # (On JAX, XLA_FLAGS above keeps XLA's CPU client to one thread per op.)
+    if BACKEND != "tensorflow":
+        return  # and TensorFlow is not imported: the JAX pass must run without it
     import tensorflow as tf
 
-    # Two cores are shared by the whole suite; more threads only add contention.
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(2)
@@ -88,3 +97,11 @@ def pytest_collection_modifyitems(items):
         return _FIRST.index(item.path.name) if item.path.name in _FIRST else len(_FIRST)
 
     items.sort(key=rank)  # a stable sort keeps the rest in their order
+    # A test meaningful on one back end only says so with a marker and a reason:
+    # `@pytest.mark.tf_only(reason=...)` or `@pytest.mark.jax_only(reason=...)`.
+    for item in items:
+        for name, backend in (("tf_only", "tensorflow"), ("jax_only", "jax")):
+            marker = item.get_closest_marker(name)
+            if marker is not None and BACKEND != backend:
+                reason = marker.kwargs.get("reason", f"{backend} back end only")
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {reason}"))

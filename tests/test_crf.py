@@ -9,7 +9,6 @@ import itertools
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from seqtasks.data import schemes
 from seqtasks.layers.crf import CRF, crf_loss
@@ -55,14 +54,41 @@ def _crf_with(weights, **kwargs):
 
 
 def _graph_fn(crf, num_tags):
-    """The CRF methods traced once with a dynamic time dimension."""
-    spec = (tf.TensorSpec([None, None, num_tags]), tf.TensorSpec([None, None], tf.bool))
-
-    @tf.function(input_signature=spec)
+    """The CRF methods traced once with a dynamic time dimension (TensorFlow),
+    or compiled per shape by `jax.jit` (JAX)."""
     def run(emissions, mask):
         return crf.log_partition(emissions, mask), crf.decode(emissions, mask)
 
-    return run
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(run)
+    import tensorflow as tf
+
+    spec = (tf.TensorSpec([None, None, num_tags]), tf.TensorSpec([None, None], tf.bool))
+    return tf.function(run, input_signature=spec)
+
+
+def _gradients(fn, emissions, crf):
+    """`(d fn / d emissions, [d fn / d weight for each CRF weight])` on either back end."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def stateless(emissions, values):
+            with keras.StatelessScope(state_mapping=list(zip(crf.trainable_weights, values))):
+                return fn(emissions)
+
+        values = [w.value for w in crf.trainable_weights]
+        d_emissions, d_weights = jax.grad(stateless, argnums=(0, 1))(emissions, values)
+        return np.asarray(d_emissions), [np.asarray(g) for g in d_weights]
+    import tensorflow as tf
+
+    emissions = tf.constant(emissions)
+    with tf.GradientTape() as tape:
+        tape.watch(emissions)
+        value = fn(emissions)
+    d_emissions, *d_weights = tape.gradient(value, [emissions] + crf.trainable_weights)
+    return d_emissions.numpy(), [np.asarray(g) for g in d_weights]
 
 
 @pytest.mark.parametrize("seed, num_tags", [(0, 3), (1, 4), (2, 3), (3, 4)])
@@ -118,20 +144,21 @@ def test_padding_tags_are_ignored():
 def test_gradients_flow_and_are_marginals():
     emissions, mask, lengths, weights, tags = _random_case(5, 4)
     crf = _crf_with(weights)
-    emissions = tf.constant(emissions)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(emissions)
-        loss = -tf.reduce_mean(crf.log_likelihood(emissions, tags, mask))
-        log_z = tf.reduce_sum(crf.log_partition(emissions, mask))
-    for grad in tape.gradient(loss, crf.trainable_weights):
+    ops = keras.ops
+    _, grads = _gradients(lambda e: -ops.mean(crf.log_likelihood(e, tags, mask)), emissions, crf)
+    for grad in grads:
         assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
     # d log Z / d emissions are the tag marginals: they sum to 1 at real steps, 0 at padding.
-    marginals = tape.gradient(log_z, emissions).numpy()
+    marginals, _ = _gradients(lambda e: ops.sum(crf.log_partition(e, mask)), emissions, crf)
     assert (marginals >= -1e-6).all()
     np.testing.assert_allclose(marginals.sum(axis=-1), mask.astype("float32"), atol=1e-5)
 
 
+@pytest.mark.tf_only(reason="compares TensorFlow's eager ops with XLA; on JAX every step is XLA-compiled "
+                            "(jax.jit), as in test_matches_brute_force")
 def test_xla_compiles_loss_gradient_and_decoding():
+    import tensorflow as tf
+
     # jit_compile="auto" means XLA on GPU: the loss gradient must compile there.
     emissions, mask, lengths, weights, tags = _random_case(6, 4)
     crf = _crf_with(weights)
@@ -240,9 +267,18 @@ class ToyTagger(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return crf_loss(self.crf, y_pred, y, x["padding_mask"], sample_weight)
 
-    def predict_step(self, data):
+    def predict_step(self, *args):
+        # Keras calls predict_step(data) on TensorFlow, predict_step(state, data) on JAX
+        # (as seqtasks.tasks.model.TaskModel.predict_step).
+        data = args[-1]
         x = data[0] if isinstance(data, tuple) else data
-        return self.crf.decode(self(x, training=False), x["padding_mask"])
+        if len(args) == 1:
+            return self.crf.decode(self(x, training=False), x["padding_mask"])
+        (trainable, non_trainable) = args[0]
+        mapping = [*zip(self.trainable_variables, trainable), *zip(self.non_trainable_variables, non_trainable)]
+        with keras.StatelessScope(state_mapping=mapping):
+            decoded = self.crf.decode(self(x, training=False), x["padding_mask"])
+        return decoded, non_trainable
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "num_tags": self.num_tags,
@@ -271,8 +307,13 @@ def toy_arrays(seed, count, max_len=8):
 
 
 def toy_dataset(x, y=None, batch_size=16):
-    """tf.data pipeline with autotune off (it stalls on small machines)."""
+    """tf.data pipeline with autotune off (it stalls on small machines); on
+    other back ends a `keras.utils.PyDataset` of the same batches."""
     data = (x,) if y is None else (x, y)
+    if keras.backend.backend() != "tensorflow":
+        return _ToyBatches(data, batch_size)
+    import tensorflow as tf
+
     dataset = tf.data.Dataset.from_tensor_slices(data).batch(batch_size).prefetch(4)
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -300,3 +341,19 @@ def test_tagger_trains_saves_and_reloads(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(loaded, ToyTagger) and loaded.crf.allowed_transitions == model.crf.allowed_transitions
     np.testing.assert_array_equal(loaded.predict(toy_dataset(x_test), verbose=0), decoded)
+
+
+class _ToyBatches(keras.utils.PyDataset):
+    """`toy_dataset`'s batches for back ends without tf.data."""
+
+    def __init__(self, data, batch_size):
+        super().__init__()
+        self.data, self.batch_size = data, batch_size
+
+    def __len__(self):
+        rows = len(self.data[0]["token_ids"])  # data = (x,) or (x, y), x a dict of arrays
+        return -(-rows // self.batch_size)
+
+    def __getitem__(self, i):
+        part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return tuple({k: v[part] for k, v in d.items()} if isinstance(d, dict) else d[part] for d in self.data)

@@ -10,7 +10,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import SUBPROCESS_TIMEOUT
+
+pytestmark = pytest.mark.tf_only(reason="tf.distribute.MirroredStrategy; JAX's DataParallel is tests/test_jax_distributed.py")
 
 TESTS = Path(__file__).resolve().parent
 

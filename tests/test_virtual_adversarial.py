@@ -4,7 +4,12 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+
+if keras.backend.backend() != "tensorflow":  # tf_only, for the whole module
+    pytest.skip("tf_only: VAT's step uses tf.GradientTape; on JAX it refuses with one line "
+                "(tests/test_backends.py)", allow_module_level=True)
+
+import tensorflow as tf  # noqa: E402
 
 from seqtasks.config.recipe import Recipe, RecipeError
 from seqtasks.encoders.backbone import Backbone

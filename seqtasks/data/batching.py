@@ -124,12 +124,16 @@ class Batches:
         return float(1.0 - real / padded)
 
     # -- batch contents -----------------------------------------------------------
-    def make_batch(self, idx):
-        """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`."""
+    def make_batch(self, idx, multiple=1):
+        """Pads the examples `idx` into one batch `(inputs, labels, sample_weight)`.
+
+        `multiple` rounds the padded width (time steps, and characters per
+        word) up to a multiple of it: JAX compiles the step once per input
+        shape, so a few widths instead of every length save most compilations.
+        """
         lengths = self.lengths[idx]
         width = int(lengths.max())
-        if self.fixed_widths:
-            width = fixed_width(width)
+        width = fixed_width(width) if self.fixed_widths else _round_up(width, multiple)
         token_ids = _pad(self.token_ids, idx, lengths, width)
         mask = np.arange(width)[None, :] < lengths[:, None]  # (batch, time), right-padded
         # 0/1 int32 rather than bool: under MirroredStrategy Keras sums the first
@@ -139,12 +143,11 @@ class Batches:
         if self.char_ids is not None:
             chars = [self.char_ids[i] for i in idx]
             word_width = max(1, max(int((c != 0).sum(axis=1).max()) for c in chars))
-            if self.fixed_widths:
-                word_width = fixed_width(word_width)
+            word_width = fixed_width(word_width) if self.fixed_widths else _round_up(word_width, multiple)
             char_ids = np.zeros((len(idx), width, word_width), dtype=np.int32)
             for row, c in enumerate(chars):
-                kept = c[:, :word_width]  # stored words may be narrower than a fixed width
-                char_ids[row, : len(c), : kept.shape[1]] = kept
+                kept = min(word_width, c.shape[1])  # stored words may be narrower than the width
+                char_ids[row, : len(c), :kept] = c[:, :kept]
             inputs["char_ids"] = char_ids
         if self.feature_ids is not None:
             inputs["feature_ids"] = _pad(self.feature_ids, idx, lengths, width)
@@ -163,8 +166,9 @@ class Batches:
 
     def __iter__(self):
         """Yields `(indices, inputs)` in evaluation order (for prediction)."""
+        multiple = shape_multiple()
         for idx in self.batch_indices(0):
-            yield idx, self.make_batch(idx)[0]
+            yield idx, self.make_batch(idx, multiple)[0]
 
     def dataset(self, prefetch=4):
         """The batches as `fit` / `predict` input for the active Keras back end:
@@ -217,6 +221,8 @@ def _numpy_batches_class():
     is left to the caller)."""
     import keras
 
+    from seqtasks.training.distribution import batch_multiple
+
     class NumpyBatches(keras.utils.PyDataset):
         """The batches of a `Batches`, one epoch's order drawn at its first batch."""
 
@@ -231,7 +237,8 @@ def _numpy_batches_class():
         def __getitem__(self, index):
             if self.order is None:
                 self.order = self.batches.batch_indices(self.batches._epoch)
-            inputs, labels, weights = self.batches.make_batch(self.order[index])
+            idx = _even_rows(self.order[index], batch_multiple())
+            inputs, labels, weights = self.batches.make_batch(idx, shape_multiple())
             return (inputs,) if labels is None else (inputs, labels, weights)
 
         def on_epoch_end(self):
@@ -243,3 +250,36 @@ def _numpy_batches_class():
 
 def _NumpyBatches(batches):
     return _numpy_batches_class()(batches)
+
+
+def _even_rows(idx, multiple):
+    """`idx` cut to a multiple of `multiple` rows (the devices of a JAX
+    `DataParallel` distribution, which splits a batch evenly; 1 elsewhere).
+
+    The few examples cut from a partial batch sit out that epoch's step only
+    (the shuffle differs every epoch); a batch with fewer rows than devices
+    is repeated instead. Rows are cut rather than padded because the CRF loss
+    has no per-row weight that could switch a padding row off.
+    """
+    if multiple <= 1 or len(idx) % multiple == 0:
+        return idx
+    keep = len(idx) - len(idx) % multiple
+    return idx[:keep] if keep else np.resize(idx, multiple)
+
+
+# JAX compiles a step per input shape: widths rounded up to a multiple of this
+# give a few shapes (a sentence of 1-64 tokens: 8 widths, not 64).
+JAX_SHAPE_MULTIPLE = 8
+
+
+def shape_multiple():
+    """The multiple that batch widths are rounded up to on the active back end
+    (TensorFlow traces with unknown widths once: 1, no extra padding)."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    return JAX_SHAPE_MULTIPLE if keras is not None and keras.backend.backend() == "jax" else 1
+
+
+def _round_up(value, multiple):
+    return -(-value // multiple) * multiple

@@ -1,15 +1,18 @@
 """Distribution strategies: the replicas of a `tf.distribute` strategy, and
-the strategy a recipe asks for.
+the strategy a recipe asks for (`train.distribute`).
 
-On back ends other than TensorFlow there is one replica and no strategy, so
-losses that call `replica_sum` run unchanged there (TensorFlow is imported
-only on its own back end).
+On TensorFlow, `mirrored` is a `tf.distribute.MirroredStrategy` over the
+visible GPUs. On JAX it is `keras.distribution.DataParallel` over the local
+devices: the step is one program over the whole batch, sharded on its batch
+axis, so a loss needs no sum over replicas there (`replica_sum` returns its
+argument) and each batch's rows must split evenly over the devices
+(`batch_multiple`). TensorFlow is imported only on its own back end.
 
 Example:
 
 ```python
 tokens = replica_sum(keras.ops.sum(mask))   # the whole batch's real tokens
-with strategy_scope(recipe.train):
+with strategy_scope(recipe.train):          # build, compile and fit inside it
     model = kind.build_model(recipe, preprocessor, scheme)
 ```
 """
@@ -55,14 +58,41 @@ def replica_sum(value):
     return value
 
 
+def batch_multiple():
+    """The number of devices that the current JAX `DataParallel` distribution
+    splits each batch over (1 without one, and on other back ends, where
+    `tf.distribute` splits uneven batches itself)."""
+    if keras.backend.backend() != "jax":
+        return 1
+    current = keras.distribution.distribution()
+    if not isinstance(current, keras.distribution.DataParallel):
+        return 1
+    return int(current.device_mesh.shape[0])
+
+
 def strategy_scope(train):
-    """The scope to build and compile the model in: a MirroredStrategy over the
-    visible GPUs when asked (or "auto" with >1 GPU), else the default strategy
-    (nothing off TensorFlow)."""
+    """The scope to build, compile and fit the model in.
+
+    Asked for (`train.distribute: mirrored`), or "auto" with more than one
+    GPU: a `MirroredStrategy` over the visible GPUs on TensorFlow, a
+    `keras.distribution.DataParallel` over the local devices on JAX (the
+    accelerators, else the CPU devices when asked). Otherwise the default
+    strategy (TensorFlow) or no distribution.
+    """
     tf = _tensorflow()
     if tf is None:
-        return contextlib.nullcontext()
+        return _jax_scope(train)
     gpus = tf.config.list_logical_devices("GPU")
     if train.distribute == "mirrored" or (train.distribute == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy().scope()
     return tf.distribute.get_strategy().scope()
+
+
+def _jax_scope(train):
+    if keras.backend.backend() != "jax" or train.distribute == "none":
+        return contextlib.nullcontext()
+    devices = keras.distribution.list_devices()  # the accelerators, else the CPU devices
+    on_cpu = all(d.startswith("cpu") for d in devices)
+    if len(devices) < 2 or (train.distribute == "auto" and on_cpu):
+        return contextlib.nullcontext()
+    return keras.distribution.DataParallel(devices=devices).scope()

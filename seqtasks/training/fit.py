@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqtasks.encoders.cudnn import warn_if_not_cudnn_eligible
 from seqtasks.registry import LR_SCHEDULES, REGULARIZERS, resolve
 from seqtasks.run_dir import write_json
 from seqtasks.scoring import score_split
@@ -77,37 +78,51 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     monitor_name = "val_" + kind.main_metric(scheme)
     monitor = monitor_name if t.monitor == "auto" else t.monitor
     mode = "min" if "loss" in monitor else "max"
-    model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode)
-    from seqtasks.training.callbacks import kill_point, make_callbacks
+    import contextlib
 
-    callbacks, dev_metric, run_history, state = make_callbacks(
-        recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
-        schedule_callbacks)
-    callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
-    if t.log_gradient_norm:
-        from seqtasks.training.gradient_norm import GradientNormLog
+    import keras
 
-        # First, so that the history callbacks see `max_gradient_norm` in the logs.
-        callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
-    LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
-             f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
-    initial_epoch = state.restore(model)  # 0 unless resuming
-    run_history.completed = initial_epoch
-    if state.finished:
-        # Killed after training, while evaluating or saving: evaluate the kept weights.
-        LOG.info("resuming after training (%d epochs): evaluating and saving", initial_epoch)
-        run_history.on_train_begin()
-    else:
-        start = time.perf_counter()
-        # An interrupted fit that had already stopped (early stopping, time
-        # limit) runs no more epochs: only `on_train_end` (best weights back).
-        epochs = initial_epoch if state.state and state.state.get("stopped") else t.epochs
-        model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=epochs,
-                  initial_epoch=initial_epoch, callbacks=callbacks, verbose=log_verbosity(t.verbose),
-                  shuffle=False)  # Batches shuffles itself, with length bucketing
-        state.finish(state.train_seconds + time.perf_counter() - start)
-        kill_point("evaluate")  # a test hook: killed after training, before evaluation
-    train_seconds = state.train_seconds
+    from seqtasks.training.distribution import strategy_scope
+
+    # On JAX one DataParallel scope covers building, compiling and fitting (it
+    # shards the variables when they are made and the batches when `fit` reads
+    # them); on TensorFlow the strategy's scope covers building and compiling,
+    # and `fit` distributes by itself.
+    on_jax = keras.backend.backend() == "jax"
+    with strategy_scope(t) if on_jax else contextlib.nullcontext():
+        model, schedule_callbacks = _compiled_model(recipe, kind, preprocessor, scheme, len(train), monitor, mode,
+                                                    scoped=not on_jax)
+        warn_if_not_cudnn_eligible(model, recipe)
+        from seqtasks.training.callbacks import kill_point, make_callbacks
+
+        callbacks, dev_metric, run_history, state = make_callbacks(
+            recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
+            schedule_callbacks)
+        callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
+        if t.log_gradient_norm:
+            from seqtasks.training.gradient_norm import GradientNormLog
+
+            # First, so that the history callbacks see `max_gradient_norm` in the logs.
+            callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
+        LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
+                 f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
+        initial_epoch = state.restore(model)  # 0 unless resuming
+        run_history.completed = initial_epoch
+        if state.finished:
+            # Killed after training, while evaluating or saving: evaluate the kept weights.
+            LOG.info("resuming after training (%d epochs): evaluating and saving", initial_epoch)
+            run_history.on_train_begin()
+        else:
+            start = time.perf_counter()
+            # An interrupted fit that had already stopped (early stopping, time
+            # limit) runs no more epochs: only `on_train_end` (best weights back).
+            epochs = initial_epoch if state.state and state.state.get("stopped") else t.epochs
+            model.fit(train.dataset(), validation_data=validation and validation.dataset(), epochs=epochs,
+                      initial_epoch=initial_epoch, callbacks=callbacks, verbose=log_verbosity(t.verbose),
+                      shuffle=False)  # Batches shuffles itself, with length bucketing
+            state.finish(state.train_seconds + time.perf_counter() - start)
+            kill_point("evaluate")  # a test hook: killed after training, before evaluation
+        train_seconds = state.train_seconds
     history = run_history.history
     metrics = {"task": recipe.task, "kind": kind.name, "recipe": recipe.name, "scheme": scheme,
                "long_examples_split": split_count}
@@ -140,15 +155,19 @@ def _count(weights):
     return int(sum(np.prod(w.shape) for w in weights))
 
 
-def _compiled_model(recipe, kind, preprocessor, scheme, steps_per_epoch, monitor, mode):
+def _compiled_model(recipe, kind, preprocessor, scheme, steps_per_epoch, monitor, mode, scoped=True):
     """The task model, built and compiled inside the distribution strategy's
-    scope, with its regularizer; returns `(model, schedule_callbacks)`."""
+    scope (`scoped`; else in the caller's), with its regularizer; returns
+    `(model, schedule_callbacks)`."""
     from seqtasks.encoders.build import build_backbone
-    from seqtasks.training.distribution import strategy_scope
     from seqtasks.training.schedules import build_optimizer
 
     t = recipe.train
-    with strategy_scope(t):
+    import contextlib
+
+    from seqtasks.training.distribution import strategy_scope
+
+    with strategy_scope(t) if scoped else contextlib.nullcontext():
         backbone = build_backbone(recipe.model, preprocessor) if kind.uses_backbone else None
         model = kind.build_model(recipe, preprocessor, backbone, scheme)
         schedule, callbacks = resolve(LR_SCHEDULES, t.lr_schedule, "train.lr_schedule")(
