@@ -227,7 +227,9 @@ def _predict(args):
         given = [i for i, item in enumerate(chunk) if item is not None]
         results = model.predict([chunk[i] for i in given], **options) if given else []
         examples += len(results)
-        tokens += sum(len(r["tokens"]) for r in results if "tokens" in r)
+        # `tokens`: a tagger's token list, a language model's count of scored tokens.
+        tokens += sum(len(t) if isinstance(t, (list, tuple)) else int(t)
+                      for t in (r.get("tokens") for r in results) if t is not None)
         out = ["{}" if args.format == "json" else ""] * len(chunk)
         for i, result in zip(given, results):
             out[i] = model.kind.format_results([result], args.format)

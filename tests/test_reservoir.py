@@ -136,7 +136,23 @@ def test_while_loop_and_scan_agree(monkeypatch):
             np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_trains_under_xla():
+@pytest.fixture
+def without_op_determinism():
+    """Keras turns XLA off while TensorFlow's op determinism is on, which an
+    earlier training in this process (`fit.configure`, on CPU) switched on."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    from tensorflow.python.framework import config
+
+    was = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    yield
+    if was:
+        config.enable_op_determinism()
+
+
+def test_trains_under_xla(without_op_determinism):
     # jit_compile is "auto" in fit, hence XLA with a GPU on TensorFlow: the
     # gradient through the time loop (to the embedding) must compile.
     model = _token_model(keras.layers.Bidirectional(Reservoir(UNITS, sparsity=0.5, seed=2)))

@@ -47,7 +47,11 @@ def configure(recipe):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+        # CPU only: with op determinism Keras turns XLA (`jit_compile`, "auto"
+        # = on with a GPU) off and cuDNN picks slower kernels, so on GPUs the
+        # speed wins and runs are not promised to repeat bit for bit.
+        if not tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if recipe.train.mixed_precision
                                             else "float32")
 
