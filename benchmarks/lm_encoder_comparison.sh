@@ -4,13 +4,14 @@
 # trained parameters (about 0.86 M; the reservoir trains only its readout and
 # embedding), 1 vs 2 layers, with and without residual connections; the
 # Kneser-Ney 5-gram is reported beside each run (metrics.json "baseline").
-# Every run has the same time box, so the table compares what each encoder
-# reaches in the same minutes on this machine.
+# Every run trains the same number of epochs (early stopping still applies):
+# a time box would compare the machine's load at each run's hour as much as
+# the encoders (session 24's time-boxed table did; see docs/RESULTS.md).
 #
-# Usage: bash benchmarks/lm_encoder_comparison.sh [MINUTES] [OUT_DIR] [-- extra --set ...]
+# Usage: bash benchmarks/lm_encoder_comparison.sh [EPOCHS] [OUT_DIR] [-- extra --set ...]
 # Then:  python benchmarks/lm_compare_table.py OUT_DIR/*/
 set -euo pipefail
-minutes=${1:-8}; out=${2:-runs/lm_compare}; shift $(( $# < 2 ? $# : 2 ))
+epochs=${1:-10}; out=${2:-runs/lm_compare}; shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift
 recipe=recipes/lm_makemore_names_char_lstm.yaml
 declare -A variants=(
@@ -24,7 +25,7 @@ declare -A variants=(
 for name in lstm_2x256 gru_2x296 simple_rnn_2x512 reservoir_1x2048 lstm_1x430 lstm_2x256_residual; do
   sets=()
   for kv in ${variants[$name]}; do sets+=(--set "$kv"); done
-  seqtasks train "$recipe" --output "$out/$name" "${sets[@]}" --set train.time_limit_minutes="$minutes" \
+  seqtasks train "$recipe" --output "$out/$name" "${sets[@]}" --set train.epochs="$epochs" --set train.time_limit_minutes=null \
     --set train.verbose=2 --set evaluate.samples=0 "$@" > "$out.$name.log" 2>&1 \
     || echo "$name failed: see $out.$name.log"
 done
