@@ -10,7 +10,7 @@ length follows it closely), as `seqtasks.data.batching.Batches` does.
 
 import numpy as np
 
-from seqtasks.data.batching import Batches, _pad
+from seqtasks.data.batching import Batches, _pad, _round_up
 
 
 class PairBatches(Batches):
@@ -34,15 +34,16 @@ class PairBatches(Batches):
     def num_target_tokens(self):
         return int(self.target_lengths.sum())
 
-    def make_batch(self, idx):
+    def make_batch(self, idx, multiple=1):
+        """One batch of pairs; `multiple` rounds both widths up (see `Batches.make_batch`)."""
         lengths = self.lengths[idx]
-        width = int(lengths.max())
+        width = _round_up(int(lengths.max()), multiple)
         inputs = {"token_ids": _pad(self.token_ids, idx, lengths, width),
                   "padding_mask": (np.arange(width)[None, :] < lengths[:, None]).astype(np.int32)}
         if self.labels is None:
             return inputs, None, None
         target_lengths = self.target_lengths[idx]
-        target_width = int(target_lengths.max())
+        target_width = _round_up(int(target_lengths.max()), multiple)
         inputs["target_ids"] = _pad(self.target_ids, idx, target_lengths, target_width)
         labels = _pad(self.labels, idx, target_lengths, target_width)
         weight = (np.arange(target_width)[None, :] < target_lengths[:, None]).astype(np.float32)
