@@ -6,6 +6,7 @@ import json
 
 import datasets
 import numpy as np
+import keras
 import pytest
 
 from conftest import REPO, run_cli
@@ -173,3 +174,28 @@ def test_multi30k_card_gives_either_direction(data_root):
     assert dataset["train"][0] == {"source": "zwei junge weiße männer sind im freien in der nähe vieler büsche .",
                                    "target": "two young , white males are outside near many bushes ."}
     assert [len(dataset[s]) for s in ("train", "validation", "test")] == [3, 2, 2]
+
+
+@pytest.mark.parametrize("decoder", [
+    {"kind": "gru", "layers": 1, "input_feeding": True},
+    {"kind": "gru", "layers": 1, "input_feeding": False},
+    {"kind": "lstm", "layers": 2, "input_feeding": False},
+])
+def test_teacher_forcing_equals_the_decoding_step(decoder):
+    """Training's teacher-forced logits are the logits `step` gives search, step
+    for step (with and without input feeding, where training takes a faster
+    path that runs attention outside the loop), padding in the source included."""
+    from seqtasks.tasks.translation.model import Translator
+
+    model = Translator(30, 40, 8, encoder={"kind": "gru", "units": 6, "layers": 1, "bidirectional": True},
+                       decoder={**decoder, "units": 12, "attention": "bahdanau", "attention_units": 5,
+                                "dropout": 0.0})
+    rng = np.random.default_rng(3)
+    source = rng.integers(4, 30, (3, 7)).astype("int32")
+    mask = (np.arange(7)[None, :] < np.array([[7], [4], [2]])).astype("int32")
+    target = rng.integers(4, 40, (3, 5)).astype("int32")
+    forced = keras.ops.convert_to_numpy(model({"token_ids": source, "padding_mask": mask, "target_ids": target}))
+    state = model.encode(source, mask)
+    for t in range(target.shape[1]):
+        logits, state = model.step(target[:, t], state)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), forced[:, t], rtol=1e-4, atol=1e-5)
