@@ -302,3 +302,22 @@ def test_vector_file_with_wrong_dimension(tmp_path):
     assert len(errors) == 1 and f"{glove}:2:" in errors[0], done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_text_output_is_one_line_per_input_with_the_entities_after_a_tab():
+    from seqtasks.tasks.tagging.output import format_results, tag_result
+
+    texts = ["John lives in New York .", "nothing here", 'Ann "Bo" Lee']
+    tags = [["B-PER", "O", "O", "B-LOC", "I-LOC", "O"], ["O", "O"], ["B-PER", "I-PER", "I-PER"]]
+    results = []
+    for text, tag in zip(texts, tags):
+        starts, tokens = 0, []
+        for word in text.split():
+            start = text.index(word, starts)
+            tokens.append((word, start, start + len(word)))
+            starts = start + len(word)
+        results.append(tag_result(text, tokens, tag, scheme="IOB2"))
+    lines = format_results(results, "text").split("\n")
+    assert lines == ['John/B-PER lives/O in/O New/B-LOC York/I-LOC ./O\tPER 0-4 "John" | LOC 14-22 "New York"',
+                     "nothing/O here/O",
+                     'Ann/B-PER "Bo"/I-PER Lee/I-PER\tPER 0-12 "Ann \\"Bo\\" Lee"']

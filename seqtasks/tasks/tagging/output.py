@@ -1,5 +1,5 @@
 """Tagging results: tags per token, entities with character offsets; written
-as text (`token/TAG`, then the entities), CoNLL (token TAB tag) or JSON lines."""
+as text (one line per input: `token/TAG ...`, a tab, then the entities), CoNLL (token TAB tag) or JSON lines."""
 
 import json
 
@@ -40,8 +40,13 @@ def format_results(results, fmt):
     if fmt == "conll":
         return "\n\n".join("\n".join(f"{t}\t{g}" for t, g in zip(r["tokens"], r["tags"]))
                            for r in results)
+    # Text: one line per input (so that output lines match input lines), the
+    # entities after a tab as `TYPE start-end "text"`, separated by " | ".
     out = []
     for r in results:
-        out.append(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"])))
-        out += [f"  {e['type']}\t{e['start']}-{e['end']}\t{e['text']}" for e in r.get("entities", [])]
+        line = " ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"]))
+        if r.get("entities"):
+            line += "\t" + " | ".join(f"{e['type']} {e['start']}-{e['end']} {json.dumps(e['text'], ensure_ascii=False)}"
+                                       for e in r["entities"])
+        out.append(line)
     return "\n".join(out)
