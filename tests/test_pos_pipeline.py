@@ -11,6 +11,7 @@ import random
 import datasets
 import keras
 import pytest
+import yaml
 
 import seqtasks
 from seqtasks.config.recipe import Recipe
@@ -460,6 +461,20 @@ def test_ema_run_evaluates_saves_and_loads_the_same(tmp_path):
     assert [len(r["tags"]) for r in first] == [6, 7]
     assert seqtasks.load(run.directory).predict(sentences) == first
     assert loaded.predict(sentences) == first  # again after JAX donated the loaded model's arrays
+
+
+def test_given_data_replaces_the_recipes_card(tmp_path):
+    """`train(recipe, data=...)` trains on the given data even when the recipe
+    names a card (every shipped recipe does), and the saved recipe no longer
+    names it: the run never read it."""
+    recipe = tiny_recipe(epochs=1)
+    recipe["data"] = {"card": "ud_english_ewt", "reader": {"tag_column": "upos"}}
+    data = synthetic_dataset((48, 16, 16))
+    run = seqtasks.train(recipe, data=data, output=tmp_path / "run")
+    assert run.recipe.data.card is None
+    assert yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())["data"]["card"] is None
+    assert sorted(run.load().preprocessor.labels) == sorted(data["train"].features["tags"].feature.names)
+    assert run.load().evaluate("test", data=data)["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])
 
 
 def test_crf_head_without_span_scheme(tmp_path):
