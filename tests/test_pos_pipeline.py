@@ -11,6 +11,7 @@ import random
 import datasets
 import keras
 import pytest
+import yaml
 
 import seqtasks
 from seqtasks.config.recipe import Recipe
@@ -414,6 +415,66 @@ def test_ema_weights_are_scored_kept_and_saved(tmp_path):
                            output=tmp_path / "plain")
     raw = keras.saving.load_model(plain.directory / "model.keras").get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(loaded.get_weights(), raw))
+
+
+def test_ema_swap_leaves_every_variable_readable_after_more_steps(tmp_path):
+    """After `fit` with EMA the model's weights and the optimizer's averages are
+    separate arrays: a JAX step donates the model's arrays, and an average that
+    shared one (Keras' `assign` by reference) became "Array has been deleted"
+    when the resume state or `model.save` read it. On TensorFlow it must hold too."""
+    import keras
+    import numpy as np
+
+    from seqtasks.training.callbacks import SwapEMAWeights
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5), "mse")
+    x, y = np.random.default_rng(0).random((32, 3)), np.random.default_rng(1).random((32, 2))
+    model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0,
+              callbacks=[SwapEMAWeights(swap_on_epoch=True)])
+    averages = model.optimizer._model_variables_moving_average
+    # The averages were copied into the model at the end of fit (finalize_variable_values).
+    for weight, average in zip(model.trainable_weights, averages):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), keras.ops.convert_to_numpy(average))
+    want = model.predict(x, verbose=0)  # on JAX: donates the model's arrays
+    model.evaluate(x, y, verbose=0)
+    for variable in [*model.weights, *model.optimizer.variables]:
+        assert np.isfinite(keras.ops.convert_to_numpy(variable)).all(), variable.path
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), want,
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_ema_run_evaluates_saves_and_loads_the_same(tmp_path):
+    """A run with `train.ema_momentum` (the POS recipe has it) trains, and its
+    run directory reloads to the same test score and the same tags, on either
+    back end (on JAX it had failed while saving the resume state)."""
+    recipe = tiny_recipe(epochs=2, ema_momentum=0.9)
+    data = synthetic_dataset((48, 16, 16))
+    run = seqtasks.train(recipe, data=data, output=tmp_path / "run")
+    loaded = seqtasks.load(run.directory)
+    assert loaded.evaluate("test", data=data)["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"],
+                                                                          abs=1e-9)
+    sentences = ["the cat sees a dog .", "a big bird likes every tree !"]
+    first = loaded.predict(sentences)
+    assert [len(r["tags"]) for r in first] == [6, 7]
+    assert seqtasks.load(run.directory).predict(sentences) == first
+    assert loaded.predict(sentences) == first  # again after JAX donated the loaded model's arrays
+
+
+def test_given_data_replaces_the_recipes_card(tmp_path):
+    """`train(recipe, data=...)` trains on the given data even when the recipe
+    names a card (every shipped recipe does), and the saved recipe no longer
+    names it: the run never read it."""
+    recipe = tiny_recipe(epochs=1)
+    recipe["data"] = {"card": "ud_english_ewt", "reader": {"tag_column": "upos"}}
+    data = synthetic_dataset((48, 16, 16))
+    run = seqtasks.train(recipe, data=data, output=tmp_path / "run")
+    assert run.recipe.data.card is None
+    assert yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())["data"]["card"] is None
+    assert sorted(run.load().preprocessor.labels) == sorted(data["train"].features["tags"].feature.names)
+    assert run.load().evaluate("test", data=data)["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])
 
 
 def test_crf_head_without_span_scheme(tmp_path):

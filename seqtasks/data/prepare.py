@@ -31,6 +31,10 @@ def prepare_data(recipe, data=None):
 
     kind = task_kind(recipe.task)
     columns, label_columns = kind.data_columns(recipe)
+    if data is not None:
+        # The given data replaces the recipe's source (a shipped recipe names
+        # its card), so the saved recipe does not claim data it never read.
+        recipe.data.card = recipe.data.files = recipe.data.disk = recipe.data.hub = None
     dataset = load_data(recipe.data, columns, label_columns, user_data=data)
     dataset, scheme = kind.prepare(dataset, recipe)
     unseen = unseen_labels(dataset, kind.label_column) if kind.label_column else {}  # LMs: no labels
