@@ -425,7 +425,7 @@ def test_ema_swap_leaves_every_variable_readable_after_more_steps(tmp_path):
     import keras
     import numpy as np
 
-    from seqtasks.training.callbacks import SwapEMAWeights
+    from seqtasks.training.ema import SwapEMAWeights
 
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
