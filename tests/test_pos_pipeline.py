@@ -348,7 +348,7 @@ def test_training_state_saves_and_restores_everything(tmp_path):
     import numpy as np
 
     from seqtasks.data.batching import Batches
-    from seqtasks.training.callbacks import TrainingState
+    from seqtasks.training.resume import TrainingState
 
     def build():
         keras.utils.set_random_seed(3)
@@ -392,6 +392,44 @@ def test_training_state_saves_and_restores_everything(tmp_path):
     # Only the latest epoch's files are kept.
     assert sorted(p.name for p in (tmp_path / "resume").iterdir()) == ["best-0-4.npz", "state.json",
                                                                         "variables-4.npz"]
+
+
+def test_a_resumed_run_keeps_its_time_budget(tmp_path):
+    """`train.time_limit_minutes` is the run's budget: a run resumed after 100
+    of its 105 minutes stops after its next epoch instead of training for
+    another 105 minutes (the state written by TrainingState carries the time)."""
+    import keras
+    import numpy as np
+
+    from seqtasks.data.batching import Batches
+    from seqtasks.training.callbacks import TimeLimit
+    from seqtasks.training.resume import TrainingState
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    x, y = np.zeros((8, 3)), np.zeros((8, 2))
+    batches = Batches({"token_ids": [np.array([2, 3])], "labels": [np.array([0, 1])]}, 1, shuffle=True)
+    fresh = TimeLimit(105)
+    model.fit(x, y, epochs=5, verbose=0, callbacks=[fresh])
+    assert fresh.stopped_epoch is None  # a new run: 5 quick epochs within 105 minutes
+    for directory in (tmp_path / "a", tmp_path / "b"):  # the state of a run killed after epoch 2
+        state = TrainingState(directory, batches, [])
+        state.set_model(model)
+        state._fit_start = 0.0
+        state._write(2, seconds=100 * 60.0)
+
+
+    limit, resumed = TimeLimit(105), TrainingState(tmp_path / "a", batches, [])
+    resumed.callbacks = [limit]
+    assert resumed.restore(model) == 2
+    model.fit(x, y, initial_epoch=2, epochs=5, verbose=0, callbacks=[limit, resumed])
+    assert limit.seconds_before == 6000.0
+    assert limit.stopped_epoch is None  # 100 of 105 minutes spent: still under budget
+    limit, resumed = TimeLimit(99), TrainingState(tmp_path / "b", batches, [])
+    resumed.callbacks = [limit]
+    assert resumed.restore(model) == 2
+    model.fit(x, y, initial_epoch=2, epochs=5, verbose=0, callbacks=[limit, resumed])
+    assert limit.stopped_epoch == 3  # over budget: stops after the first resumed epoch
 
 
 def test_ema_weights_are_scored_kept_and_saved(tmp_path):
