@@ -304,9 +304,9 @@ def run_seqtasks_full(args):
     from seqtasks.training.callbacks import make_callbacks
 
     with tempfile.TemporaryDirectory() as tmp:
-        callbacks, dev_metric, _ = make_callbacks(recipe, kind, train_batches, encoded["validation"],
-                                                  pre.labels, scheme, Path(tmp), monitor, "max",
-                                                  schedule_callbacks)
+        callbacks, dev_metric, _, _ = make_callbacks(recipe, kind, train_batches, encoded["validation"],
+                                                     pre.labels, scheme, Path(tmp), monitor, "max",
+                                                     schedule_callbacks)
         model.fit(train_batches.dataset(), epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
         dev_before = dev_metric.seconds
         train = timed(lambda: model.fit(train_batches.dataset(), epochs=args.epochs, verbose=0,
