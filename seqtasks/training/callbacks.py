@@ -134,9 +134,6 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-# Callback attributes that make up its state between epochs (EarlyStopping,
-# ReduceLROnPlateau, SwapEMAWeights); `on_train_begin` resets them, so a
-# resumed `fit` needs them back.
 class KillSwitch(keras.callbacks.Callback):
     """A test hook: kills the process with SIGKILL at a chosen point.
 
