@@ -16,6 +16,8 @@ import logging
 
 import keras
 
+from seqtasks.layers import recurrent
+
 LOG = logging.getLogger("seqtasks")
 
 
@@ -65,7 +67,9 @@ class RecurrentStack:
 
     def recurrent_layer(self, i, **options):
         """The `i`-th recurrent layer (one direction); `options` go to the Keras layer."""
-        rnn_cls = getattr(keras.layers, self.rnn_class)
+        # seqtasks' subclasses of the Keras layers: the same weights and cuDNN
+        # path, with the input projection out of the loop where no cuDNN runs.
+        rnn_cls = getattr(recurrent, self.rnn_class)
         return rnn_cls(self.units, return_sequences=True, recurrent_dropout=self.recurrent_dropout,
                        name=f"{self.name}_{self.kind}_{i}", **options)
 
@@ -125,13 +129,13 @@ class RecurrentStack:
 
 
 class SimpleRNNStack(RecurrentStack):
-    """Stacked Elman RNNs (`keras.layers.SimpleRNN`)."""
+    """Stacked Elman RNNs (`keras.layers.SimpleRNN`, as `seqtasks.layers.recurrent.SimpleRNN`)."""
 
     rnn_class = "SimpleRNN"
 
 
 class LSTMStack(RecurrentStack):
-    """Stacked LSTMs (`keras.layers.LSTM`)."""
+    """Stacked LSTMs (`keras.layers.LSTM`, as `seqtasks.layers.recurrent.LSTM`)."""
 
     rnn_class = "LSTM"
     cudnn = True

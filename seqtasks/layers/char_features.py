@@ -10,6 +10,8 @@ more padding (longer sentences, longer char axis) changes nothing.
 import keras
 from keras import ops
 
+from seqtasks.layers import recurrent
+
 
 def _check_positive_int(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -144,7 +146,7 @@ class CharBiLSTM(keras.layers.Layer):
         self.embedding_dim = embedding_dim
         self.units = units
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="char_embedding")
-        self.bilstm = keras.layers.Bidirectional(keras.layers.LSTM(units), name="char_bilstm")
+        self.bilstm = keras.layers.Bidirectional(recurrent.LSTM(units), name="char_bilstm")
 
     def build(self, input_shape):
         chars = input_shape[-1]

@@ -1,0 +1,213 @@
+"""SimpleRNN, LSTM and GRU layers with a leaner loop where no fused (cuDNN) kernel runs.
+
+Where no fused kernel runs (every CPU, and JAX with a mask), Keras' recurrent
+layers do per time step: one product of the step's input with the input
+kernel, one with the recurrent kernel, the gates, and, with a padding mask,
+a read of the mask and three `where`s that hold the state over padding.
+These layers, where no fused kernel runs:
+
+1. multiply the whole sequence by the input kernel in one large product
+   before the loop (as PyTorch's CPU LSTM does), leaving only the recurrent
+   product in the loop;
+2. for a layer that returns its output sequence only (every encoder layer of
+   a tagger, a classifier, ...), run the loop without the mask. The padding
+   is on the right (seqtasks' batches always are), so a forward loop meets it
+   after the last real token, where it changes nothing that is returned; a
+   backward layer reverses each sequence within its own length (as cuDNN's
+   `reverse_sequence` does) instead of the padded block, so it meets the
+   padding last too. The outputs over the padding are then set as Keras sets
+   them (zeros, or the last real output when `zero_output_for_mask=False`).
+
+The weights (names, shapes), the configuration and the outputs are Keras'
+own, up to float round-off: run directories saved with `keras.layers.LSTM`
+etc. load into these and back. The fused path is tried first, with the mask,
+exactly as Keras does, so GPUs keep cuDNN. Cases not covered (input dropout
+in training, recurrent dropout, `unroll`, `stateful`, GRU with
+`reset_after=False`) run Keras' own loop; a layer that returns its state
+keeps the mask in the loop (the state must stop at the last real token).
+A mask must be right padding (as cuDNN requires): one with holes is read as
+its number of true steps.
+
+Example:
+
+```python
+layer = LSTM(64, return_sequences=True)
+y = layer(x, mask=mask)            # same result as keras.layers.LSTM(64, ...)
+```
+"""
+
+import keras
+from keras import ops
+from keras.src import backend as keras_backend
+
+_NOT_FUSED = NotImplementedError  # what a back end raises when it has no fused (cuDNN) kernel for a case
+
+
+def _reverse_within_lengths(x, lengths):
+    """`x` (batch, time, ...) with each row's first `lengths[row]` steps reversed, the rest in place."""
+    if keras.backend.backend() == "tensorflow":  # one native op, cheaper than the gather below
+        import tensorflow as tf
+
+        return tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+    steps = ops.arange(ops.shape(x)[1], dtype="int32")[None, :]  # (1, time)
+    index = ops.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (batch, time)
+    return ops.take_along_axis(x, ops.expand_dims(index, -1), axis=1)
+
+
+def _first(nested):
+    return nested[0] if isinstance(nested, (list, tuple)) else nested
+
+
+class _LeanLoop:
+    """The loop shared by the layers below; a subclass gives `_fused` and `_projection`."""
+
+    def _lean(self, training):
+        cell = self.cell
+        dropout_in_use = training and 0.0 < cell.dropout < 1.0
+        return not (dropout_in_use or cell.recurrent_dropout or self.unroll or self.stateful
+                    or getattr(self, "use_cudnn", "auto") is True)
+
+    def _fused(self, sequences, initial_state, mask):
+        """The back end's fused kernel's result, or raises `NotImplementedError`."""
+        raise _NOT_FUSED
+
+    def _projection(self, sequences):
+        """`(projected inputs (batch, time, gates), step(projected_t, states) -> (output, states))`."""
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self._lean(training):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        mask = _first(mask)
+        try:
+            out = self._fused(sequences, initial_state, mask)
+            if keras.backend.backend() == "tensorflow":
+                self.supports_jit = False  # cuDNN ops are not XLA-compatible (as Keras does)
+            return out
+        except _NOT_FUSED:
+            pass
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        without_mask = mask is not None and self.return_sequences and not self.return_state
+        if not without_mask:
+            projected, step = self._projection(sequences)
+            return keras_backend.rnn(step, projected, states, go_backwards=self.go_backwards, mask=mask,
+                                     unroll=False, input_length=sequences.shape[1],
+                                     zero_output_for_mask=self.zero_output_for_mask,
+                                     return_all_outputs=self.return_sequences)
+        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
+        if self.go_backwards:
+            sequences = _reverse_within_lengths(sequences, lengths)
+        projected, step = self._projection(sequences)
+        last, outputs, final = keras_backend.rnn(step, projected, states, unroll=False,
+                                                 input_length=sequences.shape[1], return_all_outputs=True)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)  # (batch, time, 1)
+        if self.go_backwards:
+            # Keras' order for go_backwards: the padded block reversed, padding first (zeros there:
+            # a reversed loop starts on the padding with zero output).
+            outputs = ops.flip(ops.where(keep, _reverse_within_lengths(outputs, lengths), 0.0), axis=1)
+        elif self.zero_output_for_mask:
+            outputs = ops.where(keep, outputs, 0.0)
+        else:  # Keras repeats the last real output over the padding (zeros in a row of padding only)
+            last_real = ops.take_along_axis(outputs, ops.maximum(lengths - 1, 0)[:, None, None], axis=1)
+            outputs = ops.where(keep, outputs, ops.where(lengths[:, None, None] > 0, last_real, 0.0))
+        # `last` and `final` ran over the padding; the layer does not return them (no return_state,
+        # return_sequences), Keras' RNN.call only casts them.
+        return last, outputs, final
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class LSTM(_LeanLoop, keras.layers.LSTM):
+    """`keras.layers.LSTM` with the lean loop where no fused kernel runs (see the module).
+
+    Args:
+        *args, **kwargs: as `keras.layers.LSTM`.
+    """
+
+    def _fused(self, sequences, initial_state, mask):
+        cell = self.cell
+        return keras_backend.lstm(
+            sequences, initial_state[0], initial_state[1], mask, kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel, bias=cell.bias, activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation, return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards, unroll=self.unroll)
+
+    def _projection(self, sequences):
+        cell = self.cell
+        projected = ops.matmul(sequences, cell.kernel)  # (batch, time, 4 * units), all steps at once
+        if cell.use_bias:
+            projected = projected + cell.bias
+
+        def step(x_projected, states):
+            h, c = states
+            z = ops.split(x_projected + ops.matmul(h, cell.recurrent_kernel), 4, axis=-1)
+            c, o = cell._compute_carry_and_output_fused(z, c)
+            h = o * cell.activation(c)
+            return h, [h, c]
+
+        return projected, step
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class GRU(_LeanLoop, keras.layers.GRU):
+    """`keras.layers.GRU` with the lean loop where no fused kernel runs (see the module).
+
+    Args:
+        *args, **kwargs: as `keras.layers.GRU`.
+    """
+
+    def _lean(self, training):
+        return self.cell.reset_after and super()._lean(training)
+
+    def _fused(self, sequences, initial_state, mask):
+        cell = self.cell
+        return keras_backend.gru(
+            sequences, _first(initial_state), mask, kernel=cell.kernel, recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias, activation=cell.activation, recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences, go_backwards=self.go_backwards, unroll=self.unroll,
+            reset_after=cell.reset_after)
+
+    def _projection(self, sequences):
+        cell = self.cell
+        projected = ops.matmul(sequences, cell.kernel)  # (batch, time, 3 * units)
+        recurrent_bias = None
+        if cell.use_bias:  # reset_after: bias is (2, 3 * units), the input and the recurrent row
+            projected = projected + cell.bias[0]
+            recurrent_bias = cell.bias[1]
+
+        def step(x_projected, states):
+            h = states[0]
+            inner = ops.matmul(h, cell.recurrent_kernel)
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+            x_z, x_r, x_h = ops.split(x_projected, 3, axis=-1)
+            r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
+            z = cell.recurrent_activation(x_z + r_z)
+            r = cell.recurrent_activation(x_r + r_r)
+            hh = cell.activation(x_h + r * r_h)
+            h = z * h + (1 - z) * hh
+            return h, [h]
+
+        return projected, step
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class SimpleRNN(_LeanLoop, keras.layers.SimpleRNN):
+    """`keras.layers.SimpleRNN` with the lean loop (see the module; it has no fused kernel).
+
+    Args:
+        *args, **kwargs: as `keras.layers.SimpleRNN`.
+    """
+
+    def _projection(self, sequences):
+        cell = self.cell
+        projected = ops.matmul(sequences, cell.kernel)  # (batch, time, units)
+        if cell.bias is not None:
+            projected = projected + cell.bias
+
+        def step(x_projected, states):
+            h = x_projected + ops.matmul(states[0], cell.recurrent_kernel)
+            if cell.activation is not None:
+                h = cell.activation(h)
+            return h, [h]
+
+        return projected, step

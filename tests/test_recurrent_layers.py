@@ -1,0 +1,101 @@
+"""seqtasks' SimpleRNN / LSTM / GRU: Keras' numbers, with the lean loop actually taken."""
+
+import numpy as np
+import pytest
+
+import keras
+from keras import ops
+
+from seqtasks.layers import recurrent
+
+PAIRS = [(keras.layers.LSTM, recurrent.LSTM), (keras.layers.GRU, recurrent.GRU),
+         (keras.layers.SimpleRNN, recurrent.SimpleRNN)]
+OPTIONS = [{}, {"go_backwards": True}, {"return_state": True}, {"return_sequences": False},
+           {"zero_output_for_mask": True}, {"go_backwards": True, "return_state": True}]
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 7, 4)).astype("float32")
+    mask = np.ones((5, 7), bool)
+    mask[1, 5:] = False
+    mask[2, 2:] = False
+    mask[4, :] = False  # a row of padding only
+    return x, mask
+
+
+def _flat(y):
+    return [ops.convert_to_numpy(t) for t in (y if isinstance(y, (list, tuple)) else [y])]
+
+
+def _twins(keras_class, seqtasks_class, **options):
+    x, mask = _inputs()
+    options = dict(options)
+    return_sequences = options.pop("return_sequences", True)
+    theirs = keras_class(6, return_sequences=return_sequences, **options)
+    ours = seqtasks_class(6, return_sequences=return_sequences, **options)
+    theirs(x, mask=mask)
+    ours(x, mask=mask)
+    ours.set_weights(theirs.get_weights())
+    return theirs, ours
+
+
+@pytest.mark.parametrize("keras_class,seqtasks_class", PAIRS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o) or "default")
+def test_outputs_and_states_equal_keras(keras_class, seqtasks_class, options):
+    x, mask = _inputs()
+    theirs, ours = _twins(keras_class, seqtasks_class, **options)
+    for m in (mask, None):
+        for a, b in zip(_flat(theirs(x, mask=m)), _flat(ours(x, mask=m)), strict=True):
+            np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+@pytest.mark.parametrize("keras_class,seqtasks_class", PAIRS, ids=lambda c: c.__name__)
+def test_bidirectional_outputs_and_gradients_equal_keras(keras_class, seqtasks_class):
+    x, mask = _inputs()
+    theirs = keras.layers.Bidirectional(keras_class(6, return_sequences=True))
+    ours = keras.layers.Bidirectional(seqtasks_class(6, return_sequences=True))
+    theirs(x, mask=mask)
+    ours(x, mask=mask)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(_flat(ours(x, mask=mask))[0], _flat(theirs(x, mask=mask))[0], atol=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        grads = []
+        for layer in (theirs, ours):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(x, mask=mask) ** 2)
+            grads.append(tape.gradient(loss, layer.trainable_variables))
+        for a, b in zip(*grads, strict=True):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-4)
+
+
+def test_sequence_layers_loop_without_the_mask_and_state_layers_with_it(monkeypatch):
+    """The lean loop is taken where it may be (a regression to Keras' masked loop fails here)."""
+    masks = []
+    real_rnn = recurrent.keras_backend.rnn
+
+    def recording_rnn(step, inputs, states, **kwargs):
+        masks.append(kwargs.get("mask") is not None)
+        return real_rnn(step, inputs, states, **kwargs)
+
+    monkeypatch.setattr(recurrent.keras_backend, "rnn", recording_rnn)
+    x, mask = _inputs()
+    keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(x, mask=mask)
+    assert masks == [False, False]
+    recurrent.GRU(3, return_sequences=True, return_state=True)(x, mask=mask)
+    assert masks[2:] == [True]
+
+
+def test_a_saved_model_loads_with_these_layers(tmp_path):
+    x, mask = _inputs()
+    inputs = keras.Input((None, 4))
+    y = keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(inputs)
+    y = recurrent.GRU(2, return_sequences=True)(y)
+    model = keras.Model(inputs, y)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["Bidirectional", "GRU"]
+    assert isinstance(loaded.layers[2], recurrent.GRU)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
