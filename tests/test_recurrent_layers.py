@@ -99,3 +99,4 @@ def test_a_saved_model_loads_with_these_layers(tmp_path):
     assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["Bidirectional", "GRU"]
     assert isinstance(loaded.layers[2], recurrent.GRU)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+

@@ -71,9 +71,30 @@ class _LeanLoop:
         """The back end's fused kernel's result, or raises `NotImplementedError`."""
         raise _NOT_FUSED
 
-    def _projection(self, sequences):
-        """`(projected inputs (batch, time, gates), step(projected_t, states) -> (output, states))`."""
+    # A subclass gives the pieces of its cell's step.
+    def _input_projection(self, sequences):
+        """The inputs times the input kernel (plus the input bias), all steps at once: (batch, time, gates)."""
+        cell = self.cell
+        projected = ops.matmul(sequences, cell.kernel)
+        return projected if cell.bias is None else projected + cell.bias
+
+    def _recurrent_bias(self):
+        """A bias added to the recurrent product (GRU with `reset_after`), or None."""
+        return None
+
+    def _gates(self, x_projected, inner, states):
+        """`(output, new_states)` from a step's projected input, `h @ recurrent_kernel (+ bias)` and the states."""
         raise NotImplementedError
+
+    def _projection(self, sequences):
+        """`(projected inputs, step(projected_t, states) -> (output, states))` for one direction."""
+        kernel, bias = self.cell.recurrent_kernel, self._recurrent_bias()
+
+        def step(x_projected, states):
+            inner = ops.matmul(states[0], kernel)
+            return self._gates(x_projected, inner if bias is None else inner + bias, states)
+
+        return self._input_projection(sequences), step
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self._lean(training):
@@ -131,20 +152,11 @@ class LSTM(_LeanLoop, keras.layers.LSTM):
             recurrent_activation=cell.recurrent_activation, return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, unroll=self.unroll)
 
-    def _projection(self, sequences):
+    def _gates(self, x_projected, inner, states):
         cell = self.cell
-        projected = ops.matmul(sequences, cell.kernel)  # (batch, time, 4 * units), all steps at once
-        if cell.use_bias:
-            projected = projected + cell.bias
-
-        def step(x_projected, states):
-            h, c = states
-            z = ops.split(x_projected + ops.matmul(h, cell.recurrent_kernel), 4, axis=-1)
-            c, o = cell._compute_carry_and_output_fused(z, c)
-            h = o * cell.activation(c)
-            return h, [h, c]
-
-        return projected, step
+        c, o = cell._compute_carry_and_output_fused(ops.split(x_projected + inner, 4, axis=-1), states[1])
+        h = o * cell.activation(c)
+        return h, [h, c]
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -166,28 +178,25 @@ class GRU(_LeanLoop, keras.layers.GRU):
             return_sequences=self.return_sequences, go_backwards=self.go_backwards, unroll=self.unroll,
             reset_after=cell.reset_after)
 
-    def _projection(self, sequences):
+    # reset_after: the bias is (2, 3 * units), a row for the input and one for the recurrent product.
+    def _input_projection(self, sequences):
         cell = self.cell
         projected = ops.matmul(sequences, cell.kernel)  # (batch, time, 3 * units)
-        recurrent_bias = None
-        if cell.use_bias:  # reset_after: bias is (2, 3 * units), the input and the recurrent row
-            projected = projected + cell.bias[0]
-            recurrent_bias = cell.bias[1]
+        return projected if cell.bias is None else projected + cell.bias[0]
 
-        def step(x_projected, states):
-            h = states[0]
-            inner = ops.matmul(h, cell.recurrent_kernel)
-            if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-            x_z, x_r, x_h = ops.split(x_projected, 3, axis=-1)
-            r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
-            z = cell.recurrent_activation(x_z + r_z)
-            r = cell.recurrent_activation(x_r + r_r)
-            hh = cell.activation(x_h + r * r_h)
-            h = z * h + (1 - z) * hh
-            return h, [h]
+    def _recurrent_bias(self):
+        return None if self.cell.bias is None else self.cell.bias[1]
 
-        return projected, step
+    def _gates(self, x_projected, inner, states):
+        cell = self.cell
+        h = states[0]
+        x_z, x_r, x_h = ops.split(x_projected, 3, axis=-1)
+        r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
+        z = cell.recurrent_activation(x_z + r_z)
+        r = cell.recurrent_activation(x_r + r_r)
+        hh = cell.activation(x_h + r * r_h)
+        h = z * h + (1 - z) * hh
+        return h, [h]
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -198,16 +207,8 @@ class SimpleRNN(_LeanLoop, keras.layers.SimpleRNN):
         *args, **kwargs: as `keras.layers.SimpleRNN`.
     """
 
-    def _projection(self, sequences):
-        cell = self.cell
-        projected = ops.matmul(sequences, cell.kernel)  # (batch, time, units)
-        if cell.bias is not None:
-            projected = projected + cell.bias
-
-        def step(x_projected, states):
-            h = x_projected + ops.matmul(states[0], cell.recurrent_kernel)
-            if cell.activation is not None:
-                h = cell.activation(h)
-            return h, [h]
-
-        return projected, step
+    def _gates(self, x_projected, inner, states):
+        h = x_projected + inner
+        if self.cell.activation is not None:
+            h = self.cell.activation(h)
+        return h, [h]
