@@ -59,7 +59,8 @@ def _first(nested):
 
 
 class _LeanLoop:
-    """The loop shared by the layers below; a subclass gives `_fused` and `_projection`."""
+    """The loop shared by the layers below; a subclass gives `_gates` (its cell's step), `_fused`
+    where a back end has a fused kernel, and `_input_projection` / `_recurrent_bias` where they differ."""
 
     def _lean(self, training):
         cell = self.cell
@@ -71,7 +72,6 @@ class _LeanLoop:
         """The back end's fused kernel's result, or raises `NotImplementedError`."""
         raise _NOT_FUSED
 
-    # A subclass gives the pieces of its cell's step.
     def _input_projection(self, sequences):
         """The inputs times the input kernel (plus the input bias), all steps at once: (batch, time, gates)."""
         cell = self.cell
