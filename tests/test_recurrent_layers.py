@@ -71,6 +71,7 @@ def test_bidirectional_outputs_and_gradients_equal_keras(keras_class, seqtasks_c
             np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-4)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the lean loop runs on TensorFlow only")
 def test_sequence_layers_loop_without_the_mask_and_state_layers_with_it(monkeypatch):
     """The lean loop is taken where it may be (a regression to Keras' masked loop fails here)."""
     masks = []

@@ -1,10 +1,10 @@
-"""SimpleRNN, LSTM and GRU layers with a leaner loop where no fused (cuDNN) kernel runs.
+"""SimpleRNN, LSTM and GRU layers with a leaner loop on TensorFlow where no fused (cuDNN) kernel runs.
 
-Where no fused kernel runs (every CPU, and JAX with a mask), Keras' recurrent
+Where no fused kernel runs (TensorFlow on a CPU), Keras' recurrent
 layers do per time step: one product of the step's input with the input
 kernel, one with the recurrent kernel, the gates, and, with a padding mask,
 a read of the mask and three `where`s that hold the state over padding.
-These layers, where no fused kernel runs:
+These layers, on TensorFlow where no fused kernel runs:
 
 1. multiply the whole sequence by the input kernel in one large product
    before the loop (as PyTorch's CPU LSTM does), leaving only the recurrent
@@ -26,7 +26,8 @@ in training, recurrent dropout, `unroll`, `stateful`, GRU with
 `reset_after=False`) run Keras' own loop; a layer that returns its state
 keeps the mask in the loop (the state must stop at the last real token).
 A mask must be right padding (as cuDNN requires): one with holes is read as
-its number of true steps.
+its number of true steps. On JAX these are Keras' layers: XLA fuses the
+masked loop already, and the lean loop measured slower there.
 
 Example:
 
@@ -45,13 +46,9 @@ _NOT_FUSED = NotImplementedError  # what a back end raises when it has no fused 
 
 def _reverse_within_lengths(x, lengths):
     """`x` (batch, time, ...) with each row's first `lengths[row]` steps reversed, the rest in place."""
-    if keras.backend.backend() == "tensorflow":  # one native op, cheaper than the gather below
-        import tensorflow as tf
+    import tensorflow as tf  # the lean loop runs on TensorFlow only (see `_LeanLoop._lean`)
 
-        return tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-    steps = ops.arange(ops.shape(x)[1], dtype="int32")[None, :]  # (1, time)
-    index = ops.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (batch, time)
-    return ops.take_along_axis(x, ops.expand_dims(index, -1), axis=1)
+    return tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
 
 
 def _first(nested):
@@ -63,6 +60,10 @@ class _LeanLoop:
     where a back end has a fused kernel, and `_input_projection` / `_recurrent_bias` where they differ."""
 
     def _lean(self, training):
+        if keras.backend.backend() != "tensorflow":
+            # XLA (JAX) already fuses the masked loop's `where`s into the step, and
+            # the lean loop measured slower there (docs/EXPERIMENTS.md, session 30).
+            return False
         cell = self.cell
         dropout_in_use = training and 0.0 < cell.dropout < 1.0
         return not (dropout_in_use or cell.recurrent_dropout or self.unroll or self.stateful
@@ -102,8 +103,7 @@ class _LeanLoop:
         mask = _first(mask)
         try:
             out = self._fused(sequences, initial_state, mask)
-            if keras.backend.backend() == "tensorflow":
-                self.supports_jit = False  # cuDNN ops are not XLA-compatible (as Keras does)
+            self.supports_jit = False  # cuDNN ops are not XLA-compatible (as Keras does)
             return out
         except _NOT_FUSED:
             pass
