@@ -39,7 +39,13 @@ y = layer(x, mask=mask)            # same result as keras.layers.LSTM(64, ...)
 
 import keras
 from keras import ops
-from keras.src import backend as keras_backend
+
+try:  # Keras' own loop and fused kernels (private API): without them the layers are Keras' own
+    from keras.src import backend as keras_backend
+
+    _KERAS_INTERNALS = all(hasattr(keras_backend, name) for name in ("rnn", "lstm", "gru"))
+except ImportError:  # pragma: no cover (a Keras that moved its internals)
+    keras_backend, _KERAS_INTERNALS = None, False
 
 _NOT_FUSED = NotImplementedError  # what a back end raises when it has no fused (cuDNN) kernel for a case
 
@@ -60,9 +66,10 @@ class _LeanLoop:
     where a back end has a fused kernel, and `_input_projection` / `_recurrent_bias` where they differ."""
 
     def _lean(self, training):
-        if keras.backend.backend() != "tensorflow":
-            # XLA (JAX) already fuses the masked loop's `where`s into the step, and
-            # the lean loop measured slower there (docs/EXPERIMENTS.md, session 30).
+        if keras.backend.backend() != "tensorflow" or not _KERAS_INTERNALS:
+            # XLA (JAX) already fuses the masked loop's `where`s into the step, and the lean
+            # loop measured slower there (docs/EXPERIMENTS.md, session 30); a Keras whose
+            # internals moved gets its own loop.
             return False
         cell = self.cell
         dropout_in_use = training and 0.0 < cell.dropout < 1.0
@@ -151,6 +158,9 @@ class LSTM(_LeanLoop, keras.layers.LSTM):
             recurrent_kernel=cell.recurrent_kernel, bias=cell.bias, activation=cell.activation,
             recurrent_activation=cell.recurrent_activation, return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, unroll=self.unroll)
+
+    def _lean(self, training):
+        return hasattr(self.cell, "_compute_carry_and_output_fused") and super()._lean(training)
 
     def _gates(self, x_projected, inner, states):
         cell = self.cell
