@@ -68,7 +68,7 @@ class RecurrentStack:
     def recurrent_layer(self, i, **options):
         """The `i`-th recurrent layer (one direction); `options` go to the Keras layer."""
         # seqtasks' subclasses of the Keras layers: the same weights and cuDNN
-        # path, with the input projection out of the loop where no cuDNN runs.
+        # path, with a leaner loop on TensorFlow CPUs (seqtasks.layers.recurrent).
         rnn_cls = getattr(recurrent, self.rnn_class)
         return rnn_cls(self.units, return_sequences=True, recurrent_dropout=self.recurrent_dropout,
                        name=f"{self.name}_{self.kind}_{i}", **options)

@@ -20,8 +20,8 @@ These layers, on TensorFlow where no fused kernel runs:
 
 The weights (names, shapes), the configuration and the outputs are Keras'
 own, up to float round-off: run directories saved with `keras.layers.LSTM`
-etc. load into these and back. The fused path is tried first, with the mask,
-exactly as Keras does, so GPUs keep cuDNN. Cases not covered (input dropout
+etc. load into these and back. With a GPU they are Keras' layers, so GPUs
+keep cuDNN. Cases not covered (input dropout
 in training, recurrent dropout, `unroll`, `stateful`, GRU with
 `reset_after=False`) run Keras' own loop; a layer that returns its state
 keeps the mask in the loop (the state must stop at the last real token).
@@ -43,12 +43,9 @@ from keras import ops
 try:  # Keras' own loop and fused kernels (private API): without them the layers are Keras' own
     from keras.src import backend as keras_backend
 
-    _KERAS_INTERNALS = all(hasattr(keras_backend, name) for name in ("rnn", "lstm", "gru"))
+    _KERAS_INTERNALS = hasattr(keras_backend, "rnn")
 except ImportError:  # pragma: no cover (a Keras that moved its internals)
     keras_backend, _KERAS_INTERNALS = None, False
-
-_NOT_FUSED = NotImplementedError  # what a back end raises when it has no fused (cuDNN) kernel for a case
-
 
 def _reverse_within_lengths(x, lengths):
     """`x` (batch, time, ...) with each row's first `lengths[row]` steps reversed, the rest in place."""
@@ -62,8 +59,8 @@ def _first(nested):
 
 
 class _LeanLoop:
-    """The loop shared by the layers below; a subclass gives `_gates` (its cell's step), `_fused`
-    where a back end has a fused kernel, and `_input_projection` / `_recurrent_bias` where they differ."""
+    """The loop shared by the layers below; a subclass gives `_gates` (its cell's step) and
+    `_input_projection` / `_recurrent_bias` where they differ."""
 
     def _lean(self, training):
         if keras.backend.backend() != "tensorflow" or not _KERAS_INTERNALS:
@@ -71,14 +68,14 @@ class _LeanLoop:
             # loop measured slower there (docs/EXPERIMENTS.md, session 30); a Keras whose
             # internals moved gets its own loop.
             return False
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("GPU"):
+            return False  # Keras' own path: cuDNN (TensorFlow's fused kernels need a GPU)
         cell = self.cell
         dropout_in_use = training and 0.0 < cell.dropout < 1.0
         return not (dropout_in_use or cell.recurrent_dropout or self.unroll or self.stateful
                     or getattr(self, "use_cudnn", "auto") is True)
-
-    def _fused(self, sequences, initial_state, mask):
-        """The back end's fused kernel's result, or raises `NotImplementedError`."""
-        raise _NOT_FUSED
 
     def _input_projection(self, sequences):
         """The inputs times the input kernel (plus the input bias), all steps at once: (batch, time, gates)."""
@@ -108,20 +105,17 @@ class _LeanLoop:
         if not self._lean(training):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         mask = _first(mask)
-        try:
-            out = self._fused(sequences, initial_state, mask)
-            self.supports_jit = False  # cuDNN ops are not XLA-compatible (as Keras does)
-            return out
-        except _NOT_FUSED:
-            pass
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        without_mask = mask is not None and self.return_sequences and not self.return_state
-        if not without_mask:
-            projected, step = self._projection(sequences)
-            return keras_backend.rnn(step, projected, states, go_backwards=self.go_backwards, mask=mask,
-                                     unroll=False, input_length=sequences.shape[1],
-                                     zero_output_for_mask=self.zero_output_for_mask,
-                                     return_all_outputs=self.return_sequences)
+        if mask is not None and self.return_sequences and not self.return_state:
+            return self._loop_without_mask(sequences, states, mask)
+        projected, step = self._projection(sequences)
+        return keras_backend.rnn(step, projected, states, go_backwards=self.go_backwards, mask=mask,
+                                 unroll=False, input_length=sequences.shape[1],
+                                 zero_output_for_mask=self.zero_output_for_mask,
+                                 return_all_outputs=self.return_sequences)
+
+    def _loop_without_mask(self, sequences, states, mask):
+        """The loop over right-padded sequences without reading the mask (see the module)."""
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         if self.go_backwards:
             sequences = _reverse_within_lengths(sequences, lengths)
@@ -151,14 +145,6 @@ class LSTM(_LeanLoop, keras.layers.LSTM):
         *args, **kwargs: as `keras.layers.LSTM`.
     """
 
-    def _fused(self, sequences, initial_state, mask):
-        cell = self.cell
-        return keras_backend.lstm(
-            sequences, initial_state[0], initial_state[1], mask, kernel=cell.kernel,
-            recurrent_kernel=cell.recurrent_kernel, bias=cell.bias, activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation, return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards, unroll=self.unroll)
-
     def _lean(self, training):
         return hasattr(self.cell, "_compute_carry_and_output_fused") and super()._lean(training)
 
@@ -179,14 +165,6 @@ class GRU(_LeanLoop, keras.layers.GRU):
 
     def _lean(self, training):
         return self.cell.reset_after and super()._lean(training)
-
-    def _fused(self, sequences, initial_state, mask):
-        cell = self.cell
-        return keras_backend.gru(
-            sequences, _first(initial_state), mask, kernel=cell.kernel, recurrent_kernel=cell.recurrent_kernel,
-            bias=cell.bias, activation=cell.activation, recurrent_activation=cell.recurrent_activation,
-            return_sequences=self.return_sequences, go_backwards=self.go_backwards, unroll=self.unroll,
-            reset_after=cell.reset_after)
 
     # reset_after: the bias is (2, 3 * units), a row for the input and one for the recurrent product.
     def _input_projection(self, sequences):
