@@ -138,3 +138,27 @@ def test_recipes_load_without_tensorflow_or_keras():
     result = subprocess.run([sys.executable, "-c", LIGHT, str(REPO / "recipes" / "pos_ud_ewt_bilstm.yaml")],
                             env=env, cwd=REPO, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 0 and "LIGHT_OK" in result.stdout, result.stdout + result.stderr
+
+
+TASK_KINDS = """
+import sys
+
+from seqtasks.registry import TASKS, task_kind
+
+for task in TASKS:
+    task_kind(task)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch"))
+assert not heavy, heavy[:10]
+print("KINDS_OK")
+"""
+
+
+def test_task_kinds_load_without_keras():
+    # Data preparation looks the task kind up before the data checks; a kind
+    # that imported Keras there would print TensorFlow's start-up lines and
+    # spend seconds before a one-line data error (the language-model kind did).
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-c", TASK_KINDS], env=env, cwd=REPO, capture_output=True,
+                            text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 0 and "KINDS_OK" in result.stdout, result.stdout + result.stderr

@@ -16,7 +16,8 @@ from seqtasks.registry import task_kind
 from seqtasks.scoring import score_split
 from seqtasks.tasks.language_model.model import LanguageModel
 from seqtasks.tasks.language_model.preprocessor import BOS_ID, EOS_ID, UNK_ID, LanguageModelPreprocessor
-from seqtasks.tasks.language_model.scoring import lm_scores, stream_nll
+from seqtasks.tasks.language_model.nll import stream_nll
+from seqtasks.tasks.language_model.scoring import lm_scores
 from seqtasks.tasks.language_model.streams import StreamBatches, stream_rows
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from seqtasks.data.tokenize import tokenize
 from seqtasks.errors import SeqtasksError
 from seqtasks.generation.sampling import NEG, draw_uniforms, sample
 from seqtasks.tasks.language_model.preprocessor import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from seqtasks.tasks.language_model.scoring import cached_wrapper
+from seqtasks.tasks.language_model.nll import cached_wrapper
 
 LOG = logging.getLogger("seqtasks")
 

@@ -74,14 +74,16 @@ class LanguageModelKind(TaskKind):
     def predict(self, model, batches):
         """Per-token NLLs, one array per example: a split of a stream model is
         scored as one stream (state carried), anything else text by text."""
+        from seqtasks.tasks.language_model import nll  # Keras: imported when a model exists
+
         if model.stream and batches.labels is not None:
-            window = max(model.stream["window"], scoring.EVAL_WINDOW)
-            return scoring.stream_nll(model, batches.labels, model.stream["eval_rows"], window)
+            window = max(model.stream["window"], nll.EVAL_WINDOW)
+            return nll.stream_nll(model, batches.labels, model.stream["eval_rows"], window)
         if model.condition and batches.feature_ids is None:
             raise SeqtasksError("this language model is conditioned on a label (data.condition): texts given "
                                 "without their label cannot be scored; evaluate it on a split of its data, "
                                 "or generate with --condition")
-        return scoring.sequence_nll(model, batches)
+        return nll.sequence_nll(model, batches)
 
     def outputs(self, model, batches):
         raise SeqtasksError("language models cannot be combined into an ensemble")
