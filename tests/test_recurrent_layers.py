@@ -73,20 +73,58 @@ def test_bidirectional_outputs_and_gradients_equal_keras(keras_class, seqtasks_c
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the lean loop runs on TensorFlow only")
 def test_sequence_layers_loop_without_the_mask_and_state_layers_with_it(monkeypatch):
-    """The lean loop is taken where it may be (a regression to Keras' masked loop fails here)."""
-    masks = []
-    real_rnn = recurrent.keras_backend.rnn
+    """The lean loop is taken where it may be (a regression to Keras' masked loop fails here);
+    an LSTM in inference runs TensorFlow's fused kernel instead of a loop of graph ops."""
+    import tensorflow as tf
+
+    masks, fused = [], []
+    real_rnn, real_block = recurrent.keras_backend.rnn, tf.raw_ops.BlockLSTM
 
     def recording_rnn(step, inputs, states, **kwargs):
         masks.append(kwargs.get("mask") is not None)
         return real_rnn(step, inputs, states, **kwargs)
 
+    def recording_block(**kwargs):
+        fused.append(int(kwargs["seq_len_max"]))
+        return real_block(**kwargs)
+
     monkeypatch.setattr(recurrent.keras_backend, "rnn", recording_rnn)
+    monkeypatch.setattr(tf.raw_ops, "BlockLSTM", recording_block)
     x, mask = _inputs()
-    keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(x, mask=mask)
+    keras.layers.Bidirectional(recurrent.GRU(3, return_sequences=True))(x, mask=mask)
     assert masks == [False, False]
     recurrent.GRU(3, return_sequences=True, return_state=True)(x, mask=mask)
     assert masks[2:] == [True]
+    keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(x[:, :6], mask=mask[:, :6])
+    assert masks[3:] == [] and fused == [6, 6]  # both directions fused, no graph loop
+    recurrent.LSTM(3, return_sequences=True, activation="relu")(x, mask=mask)
+    assert masks[3:] == [False] and len(fused) == 2  # not Keras' default activations: the lean loop
+    keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(x, mask=mask, training=True)
+    assert masks[4:] == [False, False] and len(fused) == 2  # training: the lean loop (faster backward)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the fused kernel runs on TensorFlow only")
+@pytest.mark.parametrize("options", [{}, {"go_backwards": True}, {"zero_output_for_mask": True}],
+                         ids=lambda o: "-".join(o) or "default")
+def test_fused_lstm_stops_at_the_longest_row_and_carries_an_initial_state(options):
+    """Every row shorter than the padded width (the kernel stops early), a given initial state:
+    outputs and the gradients of the weights and of the initial state equal Keras'."""
+    import tensorflow as tf
+
+    x, mask = _inputs()
+    mask[0, 6:] = False  # the longest row: 6 of 7 steps
+    rng = np.random.default_rng(1)
+    state = [tf.constant(rng.normal(size=(5, 6)).astype("float32")) for _ in range(2)]
+    theirs, ours = _twins(keras.layers.LSTM, recurrent.LSTM, **options)
+    results = []
+    for layer in (theirs, ours):
+        with tf.GradientTape() as tape:
+            tape.watch(state)
+            y = layer(x, mask=mask, initial_state=state)
+            loss = tf.reduce_sum(y ** 2)
+        results.append([y, *tape.gradient(loss, [*layer.trainable_variables, *state])])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
 
 
 def test_a_saved_model_loads_with_these_layers(tmp_path):
