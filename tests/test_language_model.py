@@ -259,6 +259,18 @@ def test_a_stream_model_trains_and_samples(tmp_path):
     assert len(texts) == 2 and all(t.startswith("sa") for t in texts)
 
 
+def test_a_stream_of_one_long_text_is_not_cut_at_max_length(tmp_path):
+    """Tiny Shakespeare is one text of a million characters: a stream is windowed, never padded
+    to its length, so data.max_length does not apply (it used to cut and report the text)."""
+    data = name_data(200)
+    data["train"] = datasets.Dataset.from_dict({"text": ["\n".join(data["train"]["text"])]})
+    spec = recipe(stream=True, epochs=1)
+    spec["data"]["max_length"] = 50  # far below the text's length
+    run = seqtasks.train(spec, data=data, output=tmp_path / "run")
+    assert run.metrics["long_examples_split"] == 0
+    assert run.metrics["train"]["tokens"] == len(data["train"]["text"][0]) + 1
+
+
 def test_reservoir_weights_stay_untrained(tmp_path):
     block = recipe(epochs=1)
     block["model"]["encoder"] = {"kind": "reservoir", "units": 40, "layers": 1, "bidirectional": False,
