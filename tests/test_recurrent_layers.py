@@ -127,6 +127,19 @@ def test_fused_lstm_stops_at_the_longest_row_and_carries_an_initial_state(option
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the fused kernel runs on TensorFlow only")
+def test_an_xla_compiled_call_keeps_the_lean_loop():
+    """`BlockLSTM` has no XLA kernel: inside `jit_compile` the layer must not emit it."""
+    import tensorflow as tf
+
+    x, mask = _inputs()
+    theirs, ours = _twins(keras.layers.LSTM, recurrent.LSTM)
+    compiled = tf.function(lambda a, m: ours(a, mask=m), jit_compile=True)
+    np.testing.assert_allclose(compiled(x, mask).numpy(), _flat(theirs(x, mask=mask))[0], atol=1e-5)
+    ops_used = {op.type for op in compiled.get_concrete_function(x, mask).graph.get_operations()}
+    assert "BlockLSTM" not in ops_used
+
+
 def test_a_saved_model_loads_with_these_layers(tmp_path):
     x, mask = _inputs()
     inputs = keras.Input((None, 4))
