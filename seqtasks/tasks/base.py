@@ -71,6 +71,10 @@ class TaskKind:
         """
         return dataset, None
 
+    def max_example_length(self, recipe):
+        """Most tokens per training example (`split_long_examples`), or None for no bound."""
+        return recipe.data.max_length
+
     def example_weights(self, recipe, encoded, num_labels):
         """Per-example training weights (e.g. class weights), or None."""
         return None

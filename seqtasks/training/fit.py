@@ -74,10 +74,8 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
     encoded = {name: preprocessor.encode_split(split, name) for name, split in dataset.items()}
     from seqtasks.data.lengths import split_long_examples
 
-    # A stream (data.stream) is one example cut into bptt windows, never padded to its length:
-    # no bound applies (cutting it would only be joined again, after a misleading message).
-    max_length = None if recipe.data.stream else recipe.data.max_length
-    encoded["train"], split_count = split_long_examples(encoded["train"], max_length, kind.per_token)
+    encoded["train"], split_count = split_long_examples(encoded["train"], kind.max_example_length(recipe),
+                                                        kind.per_token)
     weights = kind.example_weights(recipe, encoded["train"], len(preprocessor.labels))
     train = kind.batches(encoded["train"], recipe, training=True, example_weights=weights)
     validation = kind.batches(encoded["validation"], recipe)  # None: no Keras validation pass

@@ -47,6 +47,11 @@ class LanguageModelKind(TaskKind):
             recipe.train.distribute = "none"
         return dataset, None
 
+    def max_example_length(self, recipe):
+        """None for a stream: it is cut into bptt windows, never padded to its length (cutting
+        it at data.max_length would only be joined again, after a misleading message)."""
+        return None if recipe.data.stream else super().max_example_length(recipe)
+
     def batches(self, encoded, recipe, training=False, example_weights=None):
         """Training: stream windows (`data.stream`) or bucketed texts. No Keras
         validation pass: the dev loss comes from the exact evaluation each epoch."""

@@ -1,0 +1,76 @@
+"""Forward and training-step time of a masked Bidirectional `seqtasks.layers.recurrent.LSTM`
+with TensorFlow's fused CPU kernel (`BlockLSTM`, used in inference) against the lean loop
+(used in training), interleaved in one process, at tagger and LM sizes.
+
+Usage: python benchmarks/lstm_kernel_speed.py [--threads 1] [--rounds 5]
+(docs/EXPERIMENTS.md, session 32, has the figures this printed.)
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras  # noqa: E402
+from seqtasks.layers import recurrent  # noqa: E402
+
+SIZES = [(32, 25, 100, 150), (128, 25, 100, 150), (32, 25, 300, 150), (64, 35, 400, 400)]
+
+
+def timed_functions(batch, time_steps, inputs, units, rng):
+    """`{(pass, kernel): tf.function}` for one size; `kernel` is "lean" or "fused"."""
+    x = tf.constant(rng.normal(size=(batch, time_steps, inputs)).astype("float32"))
+    lengths = rng.integers(time_steps // 3, time_steps + 1, size=batch)
+    lengths[0] = time_steps
+    mask = tf.constant(np.arange(time_steps)[None, :] < lengths[:, None])
+    layer = keras.layers.Bidirectional(recurrent.LSTM(units, return_sequences=True))
+    layer(x, mask=mask)
+
+    def forward():  # training=True would take the lean loop: force the kernel through `applies`
+        return layer(x, mask=mask, training=False)
+
+    def train_step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, mask=mask, training=False) ** 2)
+        return tape.gradient(loss, layer.trainable_weights)
+
+    functions, applies = {}, recurrent._block_lstm_applies
+    for kernel in ("lean", "fused"):
+        # Tracing fixes the choice into each graph.
+        recurrent._block_lstm_applies = applies if kernel == "fused" else (lambda cell, sequences: False)
+        for name, f in (("forward", forward), ("train", train_step)):
+            functions[(name, kernel)] = tf.function(f)
+            functions[(name, kernel)]()
+    recurrent._block_lstm_applies = applies
+    return functions
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of 20 calls (median kept)")
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    rng = np.random.default_rng(0)
+    for size in SIZES:
+        functions = timed_functions(*size, rng)
+        times = {key: [] for key in functions}
+        for _ in range(args.rounds):
+            for key, f in functions.items():
+                start = time.perf_counter()
+                for _ in range(20):
+                    tf.nest.map_structure(lambda t: t.numpy(), f())
+                times[key].append((time.perf_counter() - start) / 20 * 1000)
+        for name in ("forward", "train"):
+            lean, fused = (float(np.median(times[(name, k)])) for k in ("lean", "fused"))
+            print("batch %d time %d input %d units %d %-7s lean %7.2f ms  fused %7.2f ms  speed-up x%.2f"
+                  % (*size, name, lean, fused, lean / fused), flush=True)
+    print("load at the end: %.2f %.2f %.2f" % os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()
