@@ -1,9 +1,11 @@
 """Forward and training-step time of a masked Bidirectional `seqtasks.layers.recurrent.LSTM`
-with TensorFlow's fused CPU kernel (`BlockLSTM`, used in inference) against the lean loop
-(used in training), interleaved in one process, at tagger and LM sizes.
+with TensorFlow's fused CPU kernel (`BlockLSTM`) against the lean loop, interleaved in one
+process, at tagger and LM sizes. Training steps three ways: the lean loop (autodiff), the
+fused kernel with TensorFlow's fused gradient (`BlockLSTMGrad`), and the fused kernel with
+seqtasks' hand-written gradient (`_block_lstm_trained`, what training runs).
 
 Usage: python benchmarks/lstm_kernel_speed.py [--threads 1] [--rounds 5]
-(docs/EXPERIMENTS.md, session 32, has the figures this printed.)
+(docs/EXPERIMENTS.md, sessions 32 and 33, have the figures this printed.)
 """
 
 import argparse
@@ -29,19 +31,22 @@ def timed_functions(batch, time_steps, inputs, units, rng):
     layer = keras.layers.Bidirectional(recurrent.LSTM(units, return_sequences=True))
     layer(x, mask=mask)
 
-    def forward():  # training=True would take the lean loop: force the kernel through `applies`
+    def forward():  # training=False: the inference path
         return layer(x, mask=mask, training=False)
 
-    def train_step():
+    def train_step(training):  # training=False: fused with TensorFlow's gradient (when fused)
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(layer(x, mask=mask, training=False) ** 2)
+            loss = tf.reduce_sum(layer(x, mask=mask, training=training) ** 2)
         return tape.gradient(loss, layer.trainable_weights)
 
     functions, applies = {}, recurrent._block_lstm_applies
     for kernel in ("lean", "fused"):
         # Tracing fixes the choice into each graph.
         recurrent._block_lstm_applies = applies if kernel == "fused" else (lambda cell, sequences: False)
-        for name, f in (("forward", forward), ("train", train_step)):
+        steps = [("forward", forward), ("train", lambda: train_step(True))]
+        if kernel == "fused":
+            steps.append(("train, TF gradient", lambda: train_step(False)))
+        for name, f in steps:
             functions[(name, kernel)] = tf.function(f)
             functions[(name, kernel)]()
     recurrent._block_lstm_applies = applies
@@ -65,10 +70,12 @@ def main():
                 for _ in range(20):
                     tf.nest.map_structure(lambda t: t.numpy(), f())
                 times[key].append((time.perf_counter() - start) / 20 * 1000)
-        for name in ("forward", "train"):
-            lean, fused = (float(np.median(times[(name, k)])) for k in ("lean", "fused"))
-            print("batch %d time %d input %d units %d %-7s lean %7.2f ms  fused %7.2f ms  speed-up x%.2f"
-                  % (*size, name, lean, fused, lean / fused), flush=True)
+        lean = {name: float(np.median(times[(name, "lean")])) for name in ("forward", "train")}
+        for name in ("forward", "train", "train, TF gradient"):
+            fused = float(np.median(times[(name, "fused")]))
+            reference = lean[name.split(",")[0]]
+            print("batch %d time %d input %d units %d %-19s lean %7.2f ms  fused %7.2f ms  speed-up x%.2f"
+                  % (*size, name, reference, fused, reference / fused), flush=True)
     print("load at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -1,5 +1,7 @@
 """Where the time of a POS training step goes: the bare model, then the full
-recipe's parts added one at a time, and the parts timed alone.
+recipe's parts added one at a time, and the parts timed alone; prediction
+(`predict_on_batch`) of the bare model and the full recipe too, and the full
+recipe with the char CNN computed as the convolution it replaced (session 33).
 
 One process (run it under `taskset -c 0` for one core), the same fixed set of
 training batches for every variant. Each variant first runs over all the
@@ -24,13 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "pos_ud_ewt_bilstm.yaml"
 BARE = ["model.char_features.kind=none", "model.head.kind=softmax", "model.head.hidden=0",
         "model.head.dropout=0.0", "model.embedding.word_dropout=0.0", "train.ema_momentum=null"]
-# (name, recipe overrides on top of the full recipe, compile jit)
+# (name, recipe overrides on top of the full recipe, char CNN as a convolution, also time predict)
 VARIANTS = [
-    ("bare (emb -> 2x BiLSTM -> softmax)", BARE, False),
-    ("+ char CNN", BARE[1:], False),
-    ("+ char CNN, MLP, word dropout", ["model.head.kind=softmax", "train.ema_momentum=null"], False),
-    ("+ CRF (full recipe without EMA)", ["train.ema_momentum=null"], False),
-    ("full recipe (+ EMA)", [], False),
+    ("bare (emb -> 2x BiLSTM -> softmax)", BARE, False, True),
+    ("+ char CNN", BARE[1:], False, False),
+    ("+ char CNN, MLP, word dropout", ["model.head.kind=softmax", "train.ema_momentum=null"], False, False),
+    ("+ CRF (full recipe without EMA)", ["train.ema_momentum=null"], False, False),
+    ("full recipe (+ EMA)", [], False, True),
+    # The char CNN's tables (session 33) against the convolution they replaced.
+    ("full recipe, char CNN as a convolution", [], True, True),
 ]
 
 
@@ -78,13 +82,13 @@ def main():
     print(f"{len(batches)} batches of 32, {tokens} tokens; widths "
           f"{sorted({b[0]['token_ids'].shape[1] for b in batches})}; load {os.getloadavg()[0]:.2f}")
 
+    from seqtasks.layers.char_features import CharCNN
+
     steps = {}
-    for name, overrides, jit in VARIANTS:
+    for name, overrides, conv, with_predict in VARIANTS:
         recipe = api.resolve_recipe(RECIPE, ["data.limit.train=3000", *overrides])
         keras.utils.set_random_seed(0)
         model, _ = fit._compiled_model(recipe, kind, pre, scheme, len(train), "val_accuracy", "max")
-        if jit:
-            model.jit_compile = True
         uses_chars = recipe.model.char_features.kind != "none"
 
         def run(model=model, uses_chars=uses_chars):
@@ -92,8 +96,21 @@ def main():
                 x = inputs if uses_chars else {k: v for k, v in inputs.items() if k != "char_ids"}
                 model.train_on_batch(x, labels, sample_weight=weights)
 
-        run()  # traces
+        def predict(model=model, uses_chars=uses_chars):
+            for inputs, _, _ in batches:
+                model.predict_on_batch(inputs if uses_chars else
+                                       {k: v for k, v in inputs.items() if k != "char_ids"})
+
+        uses_lookup = CharCNN._uses_lookup
+        if conv:  # the path is fixed when a graph is traced, and every batch shape is traced here
+            CharCNN._uses_lookup = lambda self, training: False
+        run()
+        if with_predict:
+            predict()
+        CharCNN._uses_lookup = uses_lookup
         steps[name] = run
+        if with_predict:
+            steps[f"{name}: predict"] = predict
 
     from seqtasks.layers.crf import CRF
 
@@ -136,12 +153,14 @@ def main():
         for name, fn in steps.items():
             times[name].append(timed(fn))
     n = len(batches)
-    bare = statistics.median(w for w, _ in times[VARIANTS[0][0]])
-    print(f"{'part':40s}{'ms/batch':>10s}{'CPU ms':>10s}{'x bare':>8s}{'tokens/s':>10s}")
+    bare = {pass_: statistics.median(w for w, _ in times[VARIANTS[0][0] + suffix])
+            for pass_, suffix in (("train", ""), ("predict", ": predict"))}
+    print(f"{'part':50s}{'ms/batch':>10s}{'CPU ms':>10s}{'x bare':>8s}{'tokens/s':>10s}")
     for name, values in times.items():
         wall = statistics.median(w for w, _ in values)
         cpu = statistics.median(c for _, c in values)
-        print(f"{name:40s}{1000 * wall / n:10.1f}{1000 * cpu / n:10.1f}{wall / bare:8.2f}{tokens / wall:10,.0f}")
+        reference = bare["predict" if name.endswith(": predict") else "train"]
+        print(f"{name:50s}{1000 * wall / n:10.1f}{1000 * cpu / n:10.1f}{wall / reference:8.2f}{tokens / wall:10,.0f}")
     print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 

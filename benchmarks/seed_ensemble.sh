@@ -12,7 +12,7 @@ recipe=$1; shift
 seeds=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do seeds+=("$1"); shift; done
 [ $# -gt 0 ] && shift  # the "--"
 name=$(basename "$recipe" .yaml)
-runs=()
+runs=(); mkdir -p runs
 for seed in "${seeds[@]}"; do
   out="runs/${name}_seed${seed}"
   runs+=("$out")

@@ -88,3 +88,57 @@ def test_save_and_load_in_functional_model(layer, tmp_path):
 def test_bad_arguments_say_what_was_received(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def _gradients(loss_fn, variables):
+    """Gradients of `loss_fn()` with respect to `variables`, on the running back end."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return [keras.ops.convert_to_numpy(g) for g in tape.gradient(loss, variables)]
+    import jax
+
+    grad = jax.grad(lambda values: _stateless(loss_fn, variables, values))
+    return [np.asarray(g) for g in grad([v.value for v in variables])]
+
+
+def _stateless(loss_fn, variables, values):
+    from keras import StatelessScope
+
+    with StatelessScope(state_mapping=list(zip(variables, values))):
+        return loss_fn()
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4])
+def test_cnn_lookup_tables_equal_the_convolution(kernel_size):
+    """The table path (no char dropout) gives the convolution's features and gradients,
+    in training (argmax-only gradient) and inference (the ops' own gradient), including
+    repeated chars (tied windows), a word that fills the char axis and padding words."""
+    keras.utils.set_random_seed(3)
+    layer = CharCNN(VOCAB, embedding_dim=5, filters=6, kernel_size=kernel_size)
+    ids = np.concatenate([CHAR_IDS.reshape(-1, 4),
+                          np.array([[4, 4, 4, 4], [7, 7, 0, 0], [0, 0, 0, 0]], "int32")])
+    layer(ids[None])
+    weights = np.random.default_rng(kernel_size).normal(size=(len(ids), 6)).astype("float32")
+    paths = {
+        "conv": lambda: layer._conv_call(ids, False),
+        "tables, training": lambda: layer._lookup_call(ids, training=True),
+        "tables, inference": lambda: layer._lookup_call(ids, training=False),
+    }
+    by_path = {
+        name: [keras.ops.convert_to_numpy(call()),
+               *_gradients(lambda call=call: keras.ops.sum(call() * weights), layer.trainable_variables)]
+        for name, call in paths.items()
+    }
+    for name in ("tables, training", "tables, inference"):
+        for tables, conv in zip(by_path[name], by_path["conv"], strict=True):
+            np.testing.assert_allclose(tables, conv, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(by_path[name][0][[2, -1]], 0.0)  # padding words
+
+
+def test_cnn_uses_the_tables_unless_char_dropout_trains():
+    assert CharCNN(VOCAB)._uses_lookup(training=True)
+    assert CharCNN(VOCAB, dropout=0.2)._uses_lookup(training=False)
+    assert not CharCNN(VOCAB, dropout=0.2)._uses_lookup(training=True)

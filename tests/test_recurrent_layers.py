@@ -100,29 +100,35 @@ def test_sequence_layers_loop_without_the_mask_and_state_layers_with_it(monkeypa
     recurrent.LSTM(3, return_sequences=True, activation="relu")(x, mask=mask)
     assert masks[3:] == [False] and len(fused) == 2  # not Keras' default activations: the lean loop
     keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True))(x, mask=mask, training=True)
-    assert masks[4:] == [False, False] and len(fused) == 2  # training: the lean loop (faster backward)
+    assert masks[4:] == [] and len(fused) == 4  # training: fused too (with seqtasks' gradient)
+    keras.layers.Bidirectional(recurrent.LSTM(3, return_sequences=True, dropout=0.1))(x, mask=mask, training=True)
+    assert masks[4:] == [True, True] and len(fused) == 4  # input dropout in training: Keras' loop
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the fused kernel runs on TensorFlow only")
+@pytest.mark.parametrize("training", [False, True], ids=["tf_gradient", "seqtasks_gradient"])
 @pytest.mark.parametrize("options", [{}, {"go_backwards": True}, {"zero_output_for_mask": True}],
                          ids=lambda o: "-".join(o) or "default")
-def test_fused_lstm_stops_at_the_longest_row_and_carries_an_initial_state(options):
+def test_fused_lstm_stops_at_the_longest_row_and_carries_an_initial_state(options, training):
     """Every row shorter than the padded width (the kernel stops early), a given initial state:
-    outputs and the gradients of the weights and of the initial state equal Keras'."""
+    outputs and the gradients of the weights, the inputs and the initial state equal Keras',
+    with TensorFlow's fused gradient (inference calls) and seqtasks' own (training calls)."""
     import tensorflow as tf
 
     x, mask = _inputs()
     mask[0, 6:] = False  # the longest row: 6 of 7 steps
     rng = np.random.default_rng(1)
     state = [tf.constant(rng.normal(size=(5, 6)).astype("float32")) for _ in range(2)]
+    x = tf.constant(x)
+    weights = tf.constant(rng.normal(size=(6,)).astype("float32"))  # unequal output gradients
     theirs, ours = _twins(keras.layers.LSTM, recurrent.LSTM, **options)
     results = []
     for layer in (theirs, ours):
         with tf.GradientTape() as tape:
-            tape.watch(state)
-            y = layer(x, mask=mask, initial_state=state)
-            loss = tf.reduce_sum(y ** 2)
-        results.append([y, *tape.gradient(loss, [*layer.trainable_variables, *state])])
+            tape.watch([x, *state])
+            y = layer(x, mask=mask, initial_state=state, training=training)
+            loss = tf.reduce_sum(y ** 2 * weights)
+        results.append([y, *tape.gradient(loss, [*layer.trainable_variables, x, *state])])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
 

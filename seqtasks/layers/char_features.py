@@ -38,6 +38,85 @@ def _flatten_words(char_ids):
     return ops.reshape(char_ids, (-1, shape[2])), shape[0], shape[1]
 
 
+def _window_ids(words, size, vocab):
+    """Row ids into the stacked tables `(size * vocab, filters)`: `(words, chars, size)`.
+
+    Window offset `j` of char `t` reads char `t + j - left` in table `j` (char 0,
+    the padding, beyond the word: the zeros of Conv1D's "same" padding, whose
+    extra zero for an even `size` goes on the right).
+    """
+    left = (size - 1) // 2
+    width = ops.shape(words)[1]
+    padded = ops.pad(words, [[0, 0], [left, size - 1 - left]])
+    return ops.stack([padded[:, j:j + width] + j * vocab for j in range(size)], axis=-1)
+
+
+def _window_scores(tables, ids):
+    """`(words, chars, filters)`: each window's sum of table rows."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # One fused gather-and-sum (SparseSegmentSum) instead of a gather and an add per offset.
+        size = ids.shape[-1]
+        rows = tf.reshape(ids, [-1])
+        x = tf.sparse.segment_sum(tables, rows, tf.range(tf.size(rows)) // size)
+        return tf.reshape(x, tf.concat([tf.shape(ids)[:2], tf.shape(tables)[1:]], axis=0))
+    return ops.sum(ops.take(tables, ids, axis=0), axis=2)  # XLA fuses the gather into the sum
+
+
+def _max_over_windows(tables, bias, ids, has_chars):
+    """Max over each word's chars of `bias + window score`; zeros for words without chars.
+
+    Args:
+        tables: `(size * vocab, filters)` stacked tables; the padding char's row is
+            zero, except in the centre table, where it is a large negative (so a
+            padding position never wins the max).
+        bias: `(filters,)`, added after the max (it is the same at every position).
+        ids: `(words, chars, size)` from `_window_ids`.
+        has_chars: `(words, 1)` bool.
+
+    Returns:
+        `(words, filters)`.
+    """
+    best = ops.max(_window_scores(tables, ids), axis=1) + bias
+    return ops.where(has_chars, best, ops.zeros_like(best))
+
+
+@ops.custom_gradient
+def _max_over_windows_sparse_gradient(tables, bias, ids, has_chars):
+    """`_max_over_windows` whose gradient reaches the tables at the argmax positions only.
+
+    The default gradient of a max and of the lookups passes every position of
+    every word (`(words, chars, filters)` several times); this one scatters
+    `(words, filters)` values once per window offset. Where windows tie it takes
+    the first: tied windows hold the same chars, so the tables get what an even
+    split gives them.
+    """
+    x = _window_scores(tables, ids)
+    best = ops.max(x, axis=1)  # (words, filters)
+    # The first position of the max (argmax over a middle axis measured 2x slower on TensorFlow).
+    width = ops.shape(x)[1]
+    position = ops.min(ops.where(ops.equal(x, best[:, None, :]),
+                                 ops.arange(width, dtype="int32")[None, :, None], width), axis=1)
+    output = ops.where(has_chars, best + bias, ops.zeros_like(best))
+
+    def grad(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        upstream = ops.where(has_chars, upstream, ops.zeros_like(upstream))  # (words, filters)
+        rows, filters = tables.shape
+        size = ids.shape[-1]
+        words = ops.shape(ids)[0]
+        # The table rows each (word, filter) read at its max, one per window offset: (words, filters, size).
+        read = ops.take(ops.reshape(ids, (-1, size)),
+                        ops.arange(words, dtype="int32")[:, None] * width + position, axis=0)
+        entries = read * filters + ops.arange(filters, dtype="int32")[None, :, None]
+        table_grad = ops.segment_sum(ops.reshape(ops.repeat(upstream[..., None], size, axis=-1), (-1,)),
+                                     ops.reshape(entries, (-1,)), num_segments=rows * filters)
+        return ops.reshape(table_grad, (rows, filters)), ops.sum(upstream, axis=0), None, None
+
+    return output, grad
+
+
 @keras.saving.register_keras_serializable(package="seqtasks")
 class CharCNN(keras.layers.Layer):
     """Char embedding, a 1-D convolution over the chars, max over the real chars.
@@ -90,6 +169,43 @@ class CharCNN(keras.layers.Layer):
 
     def call(self, char_ids, training=None):
         words, batch, time = _flatten_words(char_ids)  # (batch * time, chars)
+        if self._uses_lookup(training):
+            x = self._lookup_call(words, training)
+        else:
+            x = self._conv_call(words, training)
+        return ops.reshape(x, (batch, time, self.filters))
+
+    def _uses_lookup(self, training):
+        # Dropout on the char embeddings differs per char position, which the tables cannot hold.
+        return not (training and self.dropout > 0) and self.conv.activation is keras.activations.linear
+
+    def _lookup_call(self, words, training=None):
+        """The same features from tables, `(words, chars) -> (words, filters)`.
+
+        A convolution over embedded chars is a sum over the window of
+        `embedding[char] @ kernel[offset]`: `kernel_size` tables `(chars, filters)`
+        (small: the char vocabulary) turn it into lookups and adds, and in
+        training the gradient needs the argmax positions only
+        (`_max_over_windows_sparse_gradient`). Same weights as the convolution
+        (docs/EXPERIMENTS.md, session 33, has the speed).
+        """
+        dtype = self.compute_dtype
+        size, vocab = self.kernel_size, self.vocab_size
+        tables = ops.einsum("ve,kef->kvf", ops.cast(self.embedding.embeddings, dtype),
+                            ops.cast(self.conv.kernel, dtype))  # (size, vocab, filters)
+        # The padding char: zero (a masked embedding), but a large negative in the centre table.
+        padding = ops.where(ops.arange(size) == (size - 1) // 2, _large_negative(dtype), 0.0)
+        tables = ops.where((ops.arange(vocab) > 0)[None, :, None], tables,
+                           ops.cast(padding, dtype)[:, None, None])
+        tables = ops.reshape(tables, (size * vocab, self.filters))
+        ids = _window_ids(words, size, vocab)
+        has_chars = ops.any(ops.not_equal(words, 0), axis=1)[:, None]
+        bias = ops.cast(self.conv.bias, dtype)
+        if training:
+            return _max_over_windows_sparse_gradient(tables, bias, ids, has_chars)
+        return _max_over_windows(tables, bias, ids, has_chars)
+
+    def _conv_call(self, words, training):
         real = ops.not_equal(words, 0)  # (batch * time, chars)
         x = self.embedding(words)  # (batch * time, chars, emb)
         x = x * ops.cast(real, x.dtype)[..., None]
@@ -97,8 +213,7 @@ class CharCNN(keras.layers.Layer):
         x = self.conv(x)  # (batch * time, chars, filters)
         x = ops.where(real[..., None], x, _large_negative(x.dtype))
         x = ops.max(x, axis=1)  # (batch * time, filters)
-        x = ops.where(ops.any(real, axis=1)[:, None], x, ops.zeros_like(x))
-        return ops.reshape(x, (batch, time, self.filters))
+        return ops.where(ops.any(real, axis=1)[:, None], x, ops.zeros_like(x))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:2]) + (self.filters,)
