@@ -52,13 +52,14 @@ try:  # Keras' own loop and fused kernels (private API): without them the layers
 except ImportError:  # pragma: no cover (a Keras that moved its internals)
     keras_backend, _KERAS_INTERNALS = None, False
 
-def _reverse_within_lengths(x, lengths):
+def _reverse_within_lengths(x, lengths, training=False):
     """`x` (batch, time, features) with each row's first `lengths[row]` steps reversed, the rest in place.
 
     One gather of whole rows of the flattened `(batch * time, features)`
     (2-3x faster than `tf.reverse_sequence` on the CPU, docs/EXPERIMENTS.md,
-    session 33); the reversal is its own inverse, so its gradient is the same
-    gather (not the scatter of a gather's gradient).
+    session 33). In training its gradient is the same gather (the reversal is
+    its own inverse), not the scatter of a gather's gradient; in inference the
+    plain gather (a custom gradient made tracing a new batch shape slower).
     """
     import tensorflow as tf  # the lean loop runs on TensorFlow only (see `_LeanLoop._lean`)
 
@@ -68,13 +69,16 @@ def _reverse_within_lengths(x, lengths):
     lengths = tf.cast(lengths, "int32")[:, None]
     rows = tf.reshape(tf.where(step < lengths, lengths - 1 - step, step) + tf.range(batch)[:, None] * time, [-1])
 
+    def permute(values):
+        out = tf.reshape(tf.gather(tf.reshape(values, [batch * time, -1]), rows), shape)
+        out.set_shape(x.shape)  # the reshape to a dynamic shape loses the static one
+        return out
+
+    if not training:
+        return permute(x)
+
     @tf.custom_gradient
     def reverse(x):
-        def permute(values):
-            out = tf.reshape(tf.gather(tf.reshape(values, [batch * time, -1]), rows), shape)
-            out.set_shape(x.shape)  # the reshape to a dynamic shape loses the static one
-            return out
-
         return permute(x), permute
 
     return reverse(x)
@@ -261,13 +265,13 @@ class _LeanLoop:
         """The loop over right-padded sequences without reading the mask (see the module)."""
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         if self.go_backwards:
-            sequences = _reverse_within_lengths(sequences, lengths)
+            sequences = _reverse_within_lengths(sequences, lengths, training)
         last, outputs, final = self._unmasked_loop(sequences, states, ops.max(lengths), training)
         keep = ops.expand_dims(ops.cast(mask, "bool"), -1)  # (batch, time, 1)
         if self.go_backwards:
             # Keras' order for go_backwards: the padded block reversed, padding first (zeros there:
             # a reversed loop starts on the padding with zero output).
-            outputs = ops.flip(ops.where(keep, _reverse_within_lengths(outputs, lengths), 0.0), axis=1)
+            outputs = ops.flip(ops.where(keep, _reverse_within_lengths(outputs, lengths, training), 0.0), axis=1)
         elif self.zero_output_for_mask:
             outputs = ops.where(keep, outputs, 0.0)
         else:  # Keras repeats the last real output over the padding (zeros in a row of padding only)
