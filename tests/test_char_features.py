@@ -142,3 +142,14 @@ def test_cnn_uses_the_tables_unless_char_dropout_trains():
     assert CharCNN(VOCAB)._uses_lookup(training=True)
     assert CharCNN(VOCAB, dropout=0.2)._uses_lookup(training=False)
     assert not CharCNN(VOCAB, dropout=0.2)._uses_lookup(training=True)
+
+
+def test_cnn_reads_a_char_id_beyond_the_vocabulary_as_unknown():
+    keras.utils.set_random_seed(4)
+    layer = CharCNN(VOCAB, embedding_dim=5, filters=6, kernel_size=3)
+    beyond = CHAR_IDS.copy()
+    beyond[1, 0, 2] = VOCAB + 3
+    unknown = CHAR_IDS.copy()
+    unknown[1, 0, 2] = 1
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(beyond)),
+                               keras.ops.convert_to_numpy(layer(unknown)), atol=1e-6)

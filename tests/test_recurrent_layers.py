@@ -134,6 +134,30 @@ def test_fused_lstm_stops_at_the_longest_row_and_carries_an_initial_state(option
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the fused kernel runs on TensorFlow only")
+def test_fused_training_of_a_batch_of_padding_only_has_keras_gradients():
+    """A batch whose rows are all padding: the kernel runs no real step, and the gates it
+    leaves unwritten must not reach the gradient (they did: NaN weight gradients)."""
+    import tensorflow as tf
+
+    x, mask = _inputs()
+    mask[:] = False
+    theirs = keras.layers.Bidirectional(keras.layers.LSTM(6, return_sequences=True))
+    ours = keras.layers.Bidirectional(recurrent.LSTM(6, return_sequences=True))
+    theirs(x, mask=mask)
+    ours(x, mask=mask)
+    ours.set_weights(theirs.get_weights())
+    results = []
+    for layer in (theirs, ours):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, mask=mask, training=True) ** 2) + tf.add_n(
+                [tf.reduce_sum(w) for w in layer.trainable_weights])  # nonzero weight gradients
+        results.append([g.numpy() for g in tape.gradient(loss, layer.trainable_weights)])
+    for a, b in zip(*results, strict=True):
+        assert np.all(np.isfinite(b))
+        np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the fused kernel runs on TensorFlow only")
 def test_an_xla_compiled_call_keeps_the_lean_loop():
     """`BlockLSTM` has no XLA kernel: inside `jit_compile` the layer must not emit it."""
     import tensorflow as tf

@@ -47,6 +47,8 @@ def _window_ids(words, size, vocab):
     """
     left = (size - 1) // 2
     width = ops.shape(words)[1]
+    # An id beyond the vocabulary would read another offset's table: it is the unknown char (1).
+    words = ops.where(ops.less(words, vocab), words, ops.ones_like(words))
     padded = ops.pad(words, [[0, 0], [left, size - 1 - left]])
     return ops.stack([padded[:, j:j + width] + j * vocab for j in range(size)], axis=-1)
 
@@ -89,8 +91,9 @@ def _max_over_windows_sparse_gradient(tables, bias, ids, has_chars):
     The default gradient of a max and of the lookups passes every position of
     every word (`(words, chars, filters)` several times); this one scatters
     `(words, filters)` values once per window offset. Where windows tie it takes
-    the first: tied windows hold the same chars, so the tables get what an even
-    split gives them.
+    the first (the convolution's max splits evenly; both are gradients of the
+    max): in float32 ties come from windows of the same chars, for which the
+    two agree; in float16 distinct windows can tie too.
     """
     x = _window_scores(tables, ids)
     best = ops.max(x, axis=1)  # (words, filters)

@@ -145,7 +145,10 @@ def _block_lstm_trained(cell, sequences, states, steps):
     kernel = tf.convert_to_tensor(cell.kernel)  # tensors, not variables, enter the custom gradient
     recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
     bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else tf.zeros([4 * units])
-    ran = tf.cast(steps, "int32")
+    # One step at least: BlockLSTM leaves its gate outputs beyond `seq_len_max` unwritten (only
+    # `h` and `cs` are zeroed), and the gradient reads the gates of every step that ran. In a
+    # batch of padding only the one extra step reads padding, whose outputs are masked later.
+    ran = tf.minimum(tf.maximum(tf.cast(steps, "int32"), 1), tf.shape(sequences)[1])
 
     @tf.custom_gradient
     def lstm(x, h0, c0, kernel, recurrent_kernel, bias):  # x: (time, batch, features)
@@ -162,9 +165,7 @@ def _block_lstm_trained(cell, sequences, states, steps):
         def grad(dh, dcs):
             dh = tf.zeros_like(out.h) if dh is None else dh
             dcs = tf.zeros_like(out.cs) if dcs is None else dcs
-            # Only the first `steps` steps ran (the kernel's outputs beyond are zeros); one step
-            # at least, so that the loop writes something (its gradients are then zeros).
-            steps = tf.maximum(ran, 1)
+            steps = ran  # the steps the kernel ran; its gates beyond are not read
             i, f, o, ci, co = (g[:steps] for g in (out.i, out.f, out.o, out.ci, out.co))
             cs = out.cs[:steps]
             cs_prev = tf.concat([c0[None], cs[:-1]], axis=0)
