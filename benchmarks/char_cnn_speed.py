@@ -12,14 +12,13 @@ Usage: python benchmarks/char_cnn_speed.py [--threads 1] [--rounds 7]
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
 from seqtasks.layers.char_features import CharCNN  # noqa: E402
 
 VOCAB, WIDTH = 110, 16
@@ -57,18 +56,14 @@ def main():
         # Tracing fixes the path into each graph.
         CharCNN._uses_lookup = uses_lookup if path == "tables" else (lambda self, training: False)
         for name, f in (("forward", lambda: layer(ids, training=False)), ("train", train_step)):
-            functions[(name, path)] = tf.function(f)
-            functions[(name, path)]()
+            traced = tf.function(f)
+            traced()
+            functions[(name, path)] = lambda traced=traced: tf.nest.map_structure(
+                lambda t: tf.convert_to_tensor(t).numpy(), traced())
     CharCNN._uses_lookup = uses_lookup
-    times = {key: [] for key in functions}
-    for _ in range(args.rounds):
-        for key, f in functions.items():
-            start = time.perf_counter()
-            for _ in range(20):
-                tf.nest.map_structure(lambda t: tf.convert_to_tensor(t).numpy(), f())
-            times[key].append((time.perf_counter() - start) / 20 * 1000)
+    times = interleaved_medians(functions, args.rounds)
     for name in ("forward", "train"):
-        tables, conv = (statistics.median(times[(name, path)]) for path in ("tables", "convolution"))
+        tables, conv = (times[(name, path)] for path in ("tables", "convolution"))
         print(f"{name:8s} convolution {conv:6.2f} ms  tables {tables:6.2f} ms  speed-up x{conv / tables:.2f}")
     print("load at the end: %.2f %.2f %.2f" % os.getloadavg())
 

@@ -2,7 +2,7 @@
 with TensorFlow's fused CPU kernel (`BlockLSTM`) against the lean loop, interleaved in one
 process, at tagger and LM sizes. Training steps three ways: the lean loop (autodiff), the
 fused kernel with TensorFlow's fused gradient (`BlockLSTMGrad`), and the fused kernel with
-seqtasks' hand-written gradient (`_block_lstm_trained`, what training runs).
+seqtasks' hand-written gradient (`fused_lstm.run_trained`, what training runs).
 
 Usage: python benchmarks/lstm_kernel_speed.py [--threads 1] [--rounds 5]
 (docs/EXPERIMENTS.md, sessions 32 and 33, have the figures this printed.)
@@ -10,14 +10,14 @@ Usage: python benchmarks/lstm_kernel_speed.py [--threads 1] [--rounds 5]
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
-from seqtasks.layers import recurrent  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
+from seqtasks.layers import fused_lstm, recurrent  # noqa: E402
 
 SIZES = [(32, 25, 100, 150), (128, 25, 100, 150), (32, 25, 300, 150), (64, 35, 400, 400)]
 
@@ -39,17 +39,18 @@ def timed_functions(batch, time_steps, inputs, units, rng):
             loss = tf.reduce_sum(layer(x, mask=mask, training=training) ** 2)
         return tape.gradient(loss, layer.trainable_weights)
 
-    functions, applies = {}, recurrent._block_lstm_applies
+    functions, applies = {}, fused_lstm.applies
     for kernel in ("lean", "fused"):
         # Tracing fixes the choice into each graph.
-        recurrent._block_lstm_applies = applies if kernel == "fused" else (lambda cell, sequences: False)
+        fused_lstm.applies = applies if kernel == "fused" else (lambda cell, sequences: False)
         steps = [("forward", forward), ("train", lambda: train_step(True))]
         if kernel == "fused":
             steps.append(("train, TF gradient", lambda: train_step(False)))
         for name, f in steps:
-            functions[(name, kernel)] = tf.function(f)
-            functions[(name, kernel)]()
-    recurrent._block_lstm_applies = applies
+            traced = tf.function(f)
+            traced()
+            functions[(name, kernel)] = lambda traced=traced: tf.nest.map_structure(lambda t: t.numpy(), traced())
+    fused_lstm.applies = applies
     return functions
 
 
@@ -62,17 +63,10 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     rng = np.random.default_rng(0)
     for size in SIZES:
-        functions = timed_functions(*size, rng)
-        times = {key: [] for key in functions}
-        for _ in range(args.rounds):
-            for key, f in functions.items():
-                start = time.perf_counter()
-                for _ in range(20):
-                    tf.nest.map_structure(lambda t: t.numpy(), f())
-                times[key].append((time.perf_counter() - start) / 20 * 1000)
-        lean = {name: float(np.median(times[(name, "lean")])) for name in ("forward", "train")}
+        times = interleaved_medians(timed_functions(*size, rng), args.rounds)
+        lean = {name: times[(name, "lean")] for name in ("forward", "train")}
         for name in ("forward", "train", "train, TF gradient"):
-            fused = float(np.median(times[(name, "fused")]))
+            fused = times[(name, "fused")]
             reference = lean[name.split(",")[0]]
             print("batch %d time %d input %d units %d %-19s lean %7.2f ms  fused %7.2f ms  speed-up x%.2f"
                   % (*size, name, reference, fused, reference / fused), flush=True)

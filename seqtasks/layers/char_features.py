@@ -180,7 +180,7 @@ class CharCNN(keras.layers.Layer):
 
     def _uses_lookup(self, training):
         # Dropout on the char embeddings differs per char position, which the tables cannot hold.
-        return not (training and self.dropout > 0) and self.conv.activation is keras.activations.linear
+        return not (training and self.dropout > 0)
 
     def _lookup_call(self, words, training=None):
         """The same features from tables, `(words, chars) -> (words, filters)`.

@@ -18,10 +18,8 @@ These layers, on TensorFlow where no fused kernel runs:
    padding last too. The outputs over the padding are then set as Keras sets
    them (zeros, or the last real output when `zero_output_for_mask=False`);
 3. run that mask-free LSTM loop as TensorFlow's fused CPU kernel
-   (`BlockLSTM`), stopping at the longest real length of the batch; in
-   training with a hand-written gradient (one product per step in its loop,
-   the weight gradients as large products after it) instead of TensorFlow's
-   fused one, whose per-step products are slow at wide inputs.
+   (`BlockLSTM`, `seqtasks.layers.fused_lstm`), stopping at the longest real
+   length of the batch; in training with seqtasks' own gradient.
 
 The weights (names, shapes), the configuration and the outputs are Keras'
 own, up to float round-off: run directories saved with `keras.layers.LSTM`
@@ -44,6 +42,8 @@ y = layer(x, mask=mask)            # same result as keras.layers.LSTM(64, ...)
 
 import keras
 from keras import ops
+
+from seqtasks.layers import fused_lstm
 
 try:  # Keras' own loop and fused kernels (private API): without them the layers are Keras' own
     from keras.src import backend as keras_backend
@@ -82,124 +82,6 @@ def _reverse_within_lengths(x, lengths, training=False):
         return permute(x), permute
 
     return reverse(x)
-
-
-def _block_lstm_applies(cell, sequences):
-    """Whether TensorFlow's fused CPU LSTM kernel (`BlockLSTM`) computes this cell: Keras'
-    activations, float32, and not inside an XLA cluster (the kernel has no XLA version)."""
-    if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
-        return False
-    if sequences.dtype != "float32":
-        return False
-    try:
-        import tensorflow as tf
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover (a TensorFlow that moved it)
-        return False
-    return not control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
-
-
-def _block_lstm(cell, sequences, states, steps):
-    """The LSTM over every step in one fused kernel (`BlockLSTM`, Eigen on the CPU, with its
-    fused gradient): no per-step graph ops. Its gate layout is (i, c, f, o) where Keras'
-    is (i, f, c, o); Keras' LSTM has no forget bias added at run time and no cell clipping.
-
-    Returns:
-        As `keras_backend.rnn` with `return_all_outputs=True`.
-    """
-    import tensorflow as tf
-
-    def icfo(weights):
-        i, f, c, o = tf.split(tf.cast(weights, "float32"), 4, axis=-1)
-        return tf.concat([i, c, f, o], axis=-1)
-
-    w = icfo(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0))
-    b = icfo(cell.bias) if cell.use_bias else tf.zeros([4 * cell.units])
-    no_peephole = tf.zeros([cell.units])
-    # TensorFlow registers BlockLSTMV2 (Keras' gate order) with BlockLSTM's gradient, which reads
-    # the gates in BlockLSTM's order: its weight gradients come out permuted. BlockLSTM is exact.
-    out = tf.raw_ops.BlockLSTM(seq_len_max=tf.cast(steps, "int64"), x=tf.transpose(sequences, [1, 0, 2]),
-                               cs_prev=states[1], h_prev=states[0], w=w, wci=no_peephole, wcf=no_peephole,
-                               wco=no_peephole, b=b, forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
-    outputs = tf.transpose(out.h, [1, 0, 2])
-    return outputs[:, -1], outputs, [out.h[-1], out.cs[-1]]
-
-
-def _block_lstm_trained(cell, sequences, states, steps):
-    """`_block_lstm` for training: the same fused forward kernel with a lean hand-written gradient.
-
-    TensorFlow's fused gradient (`BlockLSTMGrad`) multiplies `[x, h]` by the
-    weights at every step with Eigen, slower than the lean loop's autodiff at
-    wide inputs. This gradient keeps one product per step in its loop (the
-    recurrent one, `dgates @ recurrent_kernel^T`), with the gate derivatives
-    that do not depend on the recurrence computed for all steps at once
-    beforehand; the weight and input gradients are then a few large products
-    over all steps.
-
-    Returns:
-        As `_block_lstm`.
-    """
-    import tensorflow as tf
-
-    units = cell.units
-    kernel = tf.convert_to_tensor(cell.kernel)  # tensors, not variables, enter the custom gradient
-    recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
-    bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else tf.zeros([4 * units])
-    # One step at least: BlockLSTM leaves its gate outputs beyond `seq_len_max` unwritten (only
-    # `h` and `cs` are zeroed), and the gradient reads the gates of every step that ran. In a
-    # batch of padding only the one extra step reads padding, whose outputs are masked later.
-    ran = tf.minimum(tf.maximum(tf.cast(steps, "int32"), 1), tf.shape(sequences)[1])
-
-    @tf.custom_gradient
-    def lstm(x, h0, c0, kernel, recurrent_kernel, bias):  # x: (time, batch, features)
-        def icfo(weights):
-            i, f, c, o = tf.split(weights, 4, axis=-1)
-            return tf.concat([i, c, f, o], axis=-1)
-
-        no_peephole = tf.zeros([units])
-        out = tf.raw_ops.BlockLSTM(
-            seq_len_max=tf.cast(ran, "int64"), x=x, cs_prev=c0, h_prev=h0,
-            w=icfo(tf.concat([kernel, recurrent_kernel], axis=0)), wci=no_peephole, wcf=no_peephole,
-            wco=no_peephole, b=icfo(bias), forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
-
-        def grad(dh, dcs):
-            dh = tf.zeros_like(out.h) if dh is None else dh
-            dcs = tf.zeros_like(out.cs) if dcs is None else dcs
-            steps = ran  # the steps the kernel ran; its gates beyond are not read
-            i, f, o, ci, co = (g[:steps] for g in (out.i, out.f, out.o, out.ci, out.co))
-            cs = out.cs[:steps]
-            cs_prev = tf.concat([c0[None], cs[:-1]], axis=0)
-            h_prev = tf.concat([h0[None], out.h[:steps - 1]], axis=0)
-            dh, dcs = dh[:steps], dcs[:steps]
-            # d gates = [dc, dc, dc, dh] * factor, in Keras' gate order (i, f, c, o); dc += dh * through.
-            factor = tf.concat([ci * i * (1 - i), cs_prev * f * (1 - f), i * (1 - ci * ci),
-                                co * o * (1 - o)], axis=-1)
-            through = o * (1 - co * co)
-            recurrent_t = tf.transpose(recurrent_kernel)
-
-            def body(t, dh_next, dc_next, gates):
-                dh_t = dh[t] + dh_next
-                dc_t = dh_t * through[t] + dcs[t] + dc_next
-                dgates = tf.concat([dc_t, dc_t, dc_t, dh_t], axis=-1) * factor[t]
-                return t - 1, tf.matmul(dgates, recurrent_t), dc_t * f[t], gates.write(t, dgates)
-
-            gates = tf.TensorArray(x.dtype, size=steps, element_shape=factor.shape[1:])
-            _, dh0, dc0, gates = tf.while_loop(
-                lambda t, *_: t >= 0, body, (steps - 1, tf.zeros_like(h0), tf.zeros_like(c0), gates))
-            dgates = gates.stack()  # (steps, batch, 4 units)
-            flat = tf.reshape(dgates, [-1, 4 * units])
-            features = tf.shape(x)[-1]
-            dx = tf.matmul(dgates, kernel, transpose_b=True)
-            dx = tf.pad(dx, [[0, tf.shape(x)[0] - steps], [0, 0], [0, 0]])
-            dkernel = tf.matmul(tf.reshape(x[:steps], [-1, features]), flat, transpose_a=True)
-            drecurrent = tf.matmul(tf.reshape(h_prev, [-1, units]), flat, transpose_a=True)
-            return dx, dh0, dc0, dkernel, drecurrent, tf.reduce_sum(flat, axis=0)
-
-        return (out.h, out.cs), grad
-
-    h, cs = lstm(tf.transpose(sequences, [1, 0, 2]), states[0], states[1], kernel, recurrent_kernel, bias)
-    outputs = tf.transpose(h, [1, 0, 2])
-    return outputs[:, -1], outputs, [h[-1], cs[-1]]
 
 
 def _first(nested):
@@ -305,11 +187,11 @@ class LSTM(_LeanLoop, keras.layers.LSTM):
         # The fused kernel: its forward pass measured 1.03-1.15x the lean loop at every size
         # tried, its own backward pass (Eigen matmuls) 0.78-0.82x at 300-400 wide inputs
         # (docs/EXPERIMENTS.md, session 32), hence a hand-written gradient in training.
-        if not _block_lstm_applies(self.cell, sequences):
+        if not fused_lstm.applies(self.cell, sequences):
             return super()._unmasked_loop(sequences, states, steps, training)
         if training:
-            return _block_lstm_trained(self.cell, sequences, states, steps)
-        return _block_lstm(self.cell, sequences, states, steps)
+            return fused_lstm.run_trained(self.cell, sequences, states, steps)
+        return fused_lstm.run(self.cell, sequences, states, steps)
 
     def _gates(self, x_projected, inner, states):
         cell = self.cell
