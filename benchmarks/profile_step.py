@@ -1,7 +1,9 @@
 """Where the time of a POS training step goes: the bare model, then the full
 recipe's parts added one at a time, and the parts timed alone; prediction
 (`predict_on_batch`) of the bare model and the full recipe too, and the full
-recipe with the char CNN computed as the convolution it replaced (session 33).
+recipe with the char CNN computed as the convolution it replaced (session 33), and
+with the char CNN run on every word slot instead of the batch's distinct words
+(session 34).
 
 One process (run it under `taskset -c 0` for one core), the same fixed set of
 training batches for every variant. Each variant first runs over all the
@@ -26,15 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "pos_ud_ewt_bilstm.yaml"
 BARE = ["model.char_features.kind=none", "model.head.kind=softmax", "model.head.hidden=0",
         "model.head.dropout=0.0", "model.embedding.word_dropout=0.0", "train.ema_momentum=null"]
-# (name, recipe overrides on top of the full recipe, char CNN as a convolution, also time predict)
+# (name, recipe overrides on top of the full recipe, char CNN path patched in ("conv": the
+# convolution; "every word": tables on every word slot; None: as shipped), also time predict)
 VARIANTS = [
-    ("bare (emb -> 2x BiLSTM -> softmax)", BARE, False, True),
-    ("+ char CNN", BARE[1:], False, False),
-    ("+ char CNN, MLP, word dropout", ["model.head.kind=softmax", "train.ema_momentum=null"], False, False),
-    ("+ CRF (full recipe without EMA)", ["train.ema_momentum=null"], False, False),
-    ("full recipe (+ EMA)", [], False, True),
+    ("bare (emb -> 2x BiLSTM -> softmax)", BARE, None, True),
+    ("+ char CNN", BARE[1:], None, False),
+    ("+ char CNN, MLP, word dropout", ["model.head.kind=softmax", "train.ema_momentum=null"], None, False),
+    ("+ CRF (full recipe without EMA)", ["train.ema_momentum=null"], None, False),
+    ("full recipe (+ EMA)", [], None, True),
     # The char CNN's tables (session 33) against the convolution they replaced.
-    ("full recipe, char CNN as a convolution", [], True, True),
+    ("full recipe, char CNN as a convolution", [], "conv", True),
+    # Distinct words only (session 34) against every word slot.
+    ("full recipe, char CNN on every word", [], "every word", True),
 ]
 
 
@@ -82,10 +87,11 @@ def main():
     print(f"{len(batches)} batches of 32, {tokens} tokens; widths "
           f"{sorted({b[0]['token_ids'].shape[1] for b in batches})}; load {os.getloadavg()[0]:.2f}")
 
+    from seqtasks.layers import char_features
     from seqtasks.layers.char_features import CharCNN
 
     steps = {}
-    for name, overrides, conv, with_predict in VARIANTS:
+    for name, overrides, patch, with_predict in VARIANTS:
         recipe = api.resolve_recipe(RECIPE, ["data.limit.train=3000", *overrides])
         keras.utils.set_random_seed(0)
         model, _ = fit._compiled_model(recipe, kind, pre, scheme, len(train), "val_accuracy", "max")
@@ -101,13 +107,16 @@ def main():
                 model.predict_on_batch(inputs if uses_chars else
                                        {k: v for k, v in inputs.items() if k != "char_ids"})
 
-        uses_lookup = CharCNN._uses_lookup
-        if conv:  # the path is fixed when a graph is traced, and every batch shape is traced here
+        # The path is fixed when a graph is traced, and every batch shape is traced here.
+        uses_lookup, distinct_rows = CharCNN._uses_lookup, char_features._distinct_rows
+        if patch == "conv":
             CharCNN._uses_lookup = lambda self, training: False
+        elif patch == "every word":
+            char_features._distinct_rows = lambda words: (words, None)
         run()
         if with_predict:
             predict()
-        CharCNN._uses_lookup = uses_lookup
+        CharCNN._uses_lookup, char_features._distinct_rows = uses_lookup, distinct_rows
         steps[name] = run
         if with_predict:
             steps[f"{name}: predict"] = predict

@@ -138,6 +138,40 @@ def test_cnn_lookup_tables_equal_the_convolution(kernel_size):
         np.testing.assert_array_equal(by_path[name][0][[2, -1]], 0.0)  # padding words
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_cnn_computes_each_distinct_word_once_with_the_same_features_and_gradients(training):
+    """A batch that repeats words (and padding words): the layer's call, which computes
+    each distinct char row once on TensorFlow and gathers it back, equals the
+    convolution on every word, features and gradients."""
+    keras.utils.set_random_seed(5)
+    layer = CharCNN(VOCAB, embedding_dim=5, filters=6, kernel_size=3)
+    words = np.array([[4, 5, 0, 0], [7, 7, 7, 0], [4, 5, 0, 0], [0, 0, 0, 0], [7, 7, 7, 0], [4, 5, 6, 0]], "int32")
+    ids = words[[0, 1, 2, 3, 4, 5, 0, 1, 3, 3]].reshape(2, 5, 4)
+    layer(ids)
+    weights = np.random.default_rng(6).normal(size=(2, 5, 6)).astype("float32")
+    results = []
+    for call in (lambda: layer(ids, training=training),
+                 lambda: keras.ops.reshape(layer._conv_call(ids.reshape(-1, 4), False), (2, 5, 6))):
+        results.append([keras.ops.convert_to_numpy(call()),
+                        *_gradients(lambda call=call: keras.ops.sum(call() * weights), layer.trainable_variables)])
+    for ours, conv in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, conv, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(results[0][0][0, 0], results[0][0][0, 2])  # a repeated word
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the distinct rows are taken on TensorFlow only")
+def test_cnn_graph_takes_the_distinct_rows_outside_xla_only():
+    import tensorflow as tf
+
+    layer = CharCNN(VOCAB, embedding_dim=5, filters=6, kernel_size=3)
+    layer(CHAR_IDS)
+    for jit, expected in ((False, True), (True, False)):
+        traced = tf.function(lambda ids: layer(ids, training=True), jit_compile=jit)
+        graph = traced.get_concrete_function(tf.constant(CHAR_IDS)).graph
+        assert ("UniqueV2" in {op.type for op in graph.get_operations()}) is expected
+        np.testing.assert_allclose(traced(tf.constant(CHAR_IDS)).numpy(), layer(CHAR_IDS).numpy(), atol=1e-5)
+
+
 def test_cnn_uses_the_tables_unless_char_dropout_trains():
     assert CharCNN(VOCAB)._uses_lookup(training=True)
     assert CharCNN(VOCAB, dropout=0.2)._uses_lookup(training=False)

@@ -1,41 +1,37 @@
-"""TensorFlow's fused CPU LSTM kernel (`BlockLSTM`) for `seqtasks.layers.recurrent.LSTM`.
+"""TensorFlow's fused CPU LSTM kernel (`BlockLSTMV2`) for `seqtasks.layers.recurrent.LSTM`.
 
-The kernel runs the whole loop in one op (no per-step graph ops). In
-inference it keeps TensorFlow's fused gradient; in training it gets a
-hand-written one (`run_trained`): TensorFlow's `BlockLSTMGrad` multiplies
-`[x, h]` by the weights at every step with Eigen, slower than autodiff of
-the lean loop at wide inputs (docs/EXPERIMENTS.md, sessions 32-33).
+The kernel runs the whole loop in one op (no per-step graph ops). Its
+gradient is hand-written (`_gradient`): TensorFlow's `BlockLSTMGrad`
+multiplies `[x, h]` by the weights at every step with Eigen, slower than
+autodiff of the lean loop at wide inputs (docs/EXPERIMENTS.md, sessions
+32-33), and TensorFlow registers `BlockLSTMV2` with `BlockLSTM`'s gradient,
+which reads the gates in V1's order (i, c, f, o), so V2's weight gradients
+would come out permuted.
 
-The kernel's gate layout is (i, c, f, o) where Keras' is (i, f, c, o); Keras'
-LSTM has no forget bias added at run time and no cell clipping. TensorFlow
-registers `BlockLSTMV2` (Keras' gate order) with `BlockLSTM`'s gradient,
-which reads the gates in the other order, so V2's weight gradients come out
-permuted: V1 with permuted weights is exact.
+V2 takes the weights in Keras' gate order (i, f, c, o), so no permuted copy
+of them is made per call (V1 needed one: about 3% of prediction time,
+session 34). Keras' LSTM has no forget bias added at run time and no cell
+clipping, as V2.
 
 Example:
 
 ```python
 if fused_lstm.applies(cell, sequences):
-    last, outputs, final = fused_lstm.run_trained(cell, sequences, states, steps)
+    last, outputs, final = fused_lstm.run(cell, sequences, states, steps)
 ```
 """
 
 import keras
 
+from seqtasks.layers import tf_context
+
 
 def applies(cell, sequences):
-    """Whether the kernel computes this cell: Keras' activations, float32, and not inside
-    an XLA cluster (the kernel has no XLA version)."""
+    """Whether the kernel computes this cell: Keras' activations, float32, and TensorFlow
+    outside an XLA cluster (the kernel has no XLA version)."""
     if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
         return False
-    if sequences.dtype != "float32":
-        return False
-    try:
-        import tensorflow as tf
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover (a TensorFlow that moved it)
-        return False
-    return not control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+    return sequences.dtype == "float32" and tf_context.plain_tensorflow()
 
 
 def _weights(cell):
@@ -47,18 +43,19 @@ def _weights(cell):
 
 
 def _kernel(x, h0, c0, kernel, recurrent_kernel, bias, steps):
-    """`BlockLSTM` over time-major `x` for `steps` steps (outputs beyond: `h`, `cs` zero, gates unwritten)."""
+    """`BlockLSTMV2` over time-major `x` for `steps` steps (outputs beyond: `h`, `cs` zero, gates unwritten).
+
+    V2 reads the weights in Keras' gate order (no permuted copy of them per call);
+    its registered gradient is wrong (see the module), so every caller differentiates
+    it with `_gradient`.
+    """
     import tensorflow as tf
 
-    def icfo(weights):
-        i, f, c, o = tf.split(weights, 4, axis=-1)
-        return tf.concat([i, c, f, o], axis=-1)
-
     no_peephole = tf.zeros([recurrent_kernel.shape[0]])
-    return tf.raw_ops.BlockLSTM(
+    return tf.raw_ops.BlockLSTMV2(
         seq_len_max=tf.cast(steps, "int64"), x=x, cs_prev=c0, h_prev=h0,
-        w=icfo(tf.concat([kernel, recurrent_kernel], axis=0)), wci=no_peephole, wcf=no_peephole,
-        wco=no_peephole, b=icfo(bias), forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+        w=tf.concat([kernel, recurrent_kernel], axis=0), wci=no_peephole, wcf=no_peephole,
+        wco=no_peephole, b=bias, cell_clip=-1.0, use_peephole=False)
 
 
 def _batch_major(h, cs):
@@ -70,16 +67,9 @@ def _batch_major(h, cs):
 
 
 def run(cell, sequences, states, steps):
-    """The LSTM over `steps` steps of `sequences` (batch, time, features), with TensorFlow's
-    fused gradient (inference). Returns as `keras_backend.rnn` with `return_all_outputs=True`."""
-    import tensorflow as tf
-
-    out = _kernel(tf.transpose(sequences, [1, 0, 2]), states[0], states[1], *_weights(cell), steps)
-    return _batch_major(out.h, out.cs)
-
-
-def run_trained(cell, sequences, states, steps):
-    """`run` for training: the same kernel forward, `_gradient` backward."""
+    """The LSTM over `steps` steps of `sequences` (batch, time, features), differentiated
+    by `_gradient` (inference and training alike). Returns as `keras_backend.rnn` with
+    `return_all_outputs=True`."""
     import tensorflow as tf
 
     # One step at least: the kernel leaves its gate outputs beyond `seq_len_max` unwritten, and

@@ -186,11 +186,9 @@ class LSTM(_LeanLoop, keras.layers.LSTM):
     def _unmasked_loop(self, sequences, states, steps, training=False):
         # The fused kernel: its forward pass measured 1.03-1.15x the lean loop at every size
         # tried, its own backward pass (Eigen matmuls) 0.78-0.82x at 300-400 wide inputs
-        # (docs/EXPERIMENTS.md, session 32), hence a hand-written gradient in training.
+        # (docs/EXPERIMENTS.md, session 32), hence a hand-written gradient.
         if not fused_lstm.applies(self.cell, sequences):
             return super()._unmasked_loop(sequences, states, steps, training)
-        if training:
-            return fused_lstm.run_trained(self.cell, sequences, states, steps)
         return fused_lstm.run(self.cell, sequences, states, steps)
 
     def _gates(self, x_projected, inner, states):
