@@ -6,8 +6,8 @@
 # - names character LM (makemore, default): about 0.86 M trained parameters in
 #   all; the Kneser-Ney 5-gram is reported beside each run (metrics.json
 #   "baseline").
-# - PTB word LM (--ptb): embedding 200 (untied, so that every encoder gets the
-#   same 2.0 M-parameter softmax), encoders of about 0.64 M parameters; no
+# - PTB word LM (--ptb): embedding 200 (untied; the softmax grows with the last
+#   layer's width), encoders of about 0.64 M parameters; no
 #   n-gram per run (the PTB recipe's own run reports KN-5), to save time.
 # Every run trains the same number of epochs (early stopping still applies):
 # a time box would compare the machine's load at each run's hour as much as
@@ -51,6 +51,8 @@ shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift
 mkdir -p "$(dirname "$out")"
 for name in "${order[@]}"; do
+  # A variant already trained (or training) keeps its directory and its log.
+  if [ -e "$out/$name" ] || [ -e "$out/$name.lock" ]; then echo "$name: $out/$name exists, skipped"; continue; fi
   sets=()
   for kv in ${variants[$name]}; do sets+=(--set "$kv"); done
   seqtasks train "$recipe" --output "$out/$name" "${common[@]}" "${sets[@]}" --set train.epochs="$epochs" \
