@@ -18,8 +18,8 @@ These layers, on TensorFlow where no fused kernel runs:
    padding last too. The outputs over the padding are then set as Keras sets
    them (zeros, or the last real output when `zero_output_for_mask=False`);
 3. run that mask-free LSTM loop as TensorFlow's fused CPU kernel
-   (`BlockLSTM`, `seqtasks.layers.fused_lstm`), stopping at the longest real
-   length of the batch; in training with seqtasks' own gradient.
+   (`BlockLSTMV2`, `seqtasks.layers.fused_lstm`), stopping at the longest real
+   length of the batch, differentiated by seqtasks' own gradient.
 
 The weights (names, shapes), the configuration and the outputs are Keras'
 own, up to float round-off: run directories saved with `keras.layers.LSTM`
