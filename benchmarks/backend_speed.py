@@ -91,13 +91,14 @@ def main():
     import keras
 
     from seqtasks.encoders.build import build_backbone
-    from seqtasks.training.fit import configure
+    from seqtasks.training.fit import configure, steps_per_execution
     from seqtasks.training.schedules import build_optimizer
 
     configure(recipe)
     train = kind.batches(encoded, recipe, training=True)
     model = kind.build_model(recipe, pre, build_backbone(recipe.model, pre), scheme)
-    model.compile(optimizer=build_optimizer(recipe.train, None))
+    model.compile(optimizer=build_optimizer(recipe.train, None),
+                  steps_per_execution=steps_per_execution(recipe.train))  # as `seqtasks train`
     from seqtasks.training.ema import SwapEMAWeights  # Keras' own loses its averages on JAX
 
     callbacks = [SwapEMAWeights(swap_on_epoch=True)] if recipe.train.ema_momentum else []

@@ -13,7 +13,8 @@ clipping, padding out of the loss. Systems:
 - `keras_plain`: a plain Keras functional model (`Embedding` ->
   `Bidirectional(LSTM)` x2 -> `Dense`) with the mask passed explicitly.
 - `seqtasks_bare`: the seqtasks `Tagger` of that shape (softmax head, no char
-  features), `compile()` defaults.
+  features), `compile()` defaults and the recipe's `train.steps_per_execution`
+  (auto: 32 steps per call of the train function on TensorFlow).
 - `seqtasks_full`: the full POS recipe `recipes/pos_ud_ewt_bilstm.yaml` (char
   CNN, tanh MLP, CRF, word dropout, EMA, plateau schedule, the dev-accuracy
   pass and the recipe's callbacks) on the same 3,000 sentences; its train
@@ -23,6 +24,9 @@ clipping, padding out of the loss. Systems:
   with training and prediction batches padded to fixed widths (`Batches(...,
   fixed_widths=True)`, as `seqtasks predict` does): fewer graph tracings
   (JAX compiles once per shape) against more padding.
+- `seqtasks_bare+1step`, `seqtasks_full+1step` (not run by default): the same
+  with one training step per call of the train function
+  (`train.steps_per_execution=1`, the setting before session 35).
 
 Each run is a child process started under `taskset` on cpu 0 (1 core) or
 cpus 0-1 (2 cores), with PyTorch threads / TensorFlow intra-op threads = 1
@@ -58,7 +62,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "pos_ud_ewt_bilstm.yaml"
 SYSTEMS = ("torch_packed", "torch_unpacked", "keras_plain", "seqtasks_bare", "seqtasks_full", "seqtasks_jax")
-FIXED = ("seqtasks_bare+fixed", "seqtasks_jax+fixed")
+FIXED = ("seqtasks_bare+fixed", "seqtasks_jax+fixed", "seqtasks_bare+1step", "seqtasks_full+1step")
 TORCH = ("torch_packed", "torch_unpacked")
 
 
@@ -83,8 +87,13 @@ def parse_args(argv=None):
 
 # -- data (the parent prepares it once; children only unpickle NumPy) ------------
 
-def bare_overrides(sentences):
-    return [f"data.limit.train={sentences}", "model.char_features.kind=none", "model.head.kind=softmax",
+def one_step(child):
+    """The override of the `+1step` variants (one training step per call)."""
+    return ["train.steps_per_execution=1"] if child and child.endswith("+1step") else []
+
+
+def bare_overrides(sentences, child=None):
+    return [*one_step(child), f"data.limit.train={sentences}", "model.char_features.kind=none", "model.head.kind=softmax",
             "model.head.hidden=0", "model.head.dropout=0.0", "model.embedding.word_dropout=0.0"]
 
 
@@ -255,11 +264,12 @@ def run_seqtasks_bare(args):
     from seqtasks import api
     from seqtasks.encoders.build import build_backbone
     from seqtasks.registry import task_kind
+    from seqtasks.training.fit import steps_per_execution
 
     extra = set_tf_threads(args)
     keras.utils.set_random_seed(0)
     data, batches, predict_batches = load(args)
-    recipe = api.resolve_recipe(RECIPE, bare_overrides(args.sentences))
+    recipe = api.resolve_recipe(RECIPE, bare_overrides(args.sentences, args.child))
 
     class Sizes:  # what build_model reads from a fitted preprocessor
         tokens = range(data["vocabulary"])
@@ -268,7 +278,8 @@ def run_seqtasks_bare(args):
 
     kind = task_kind(recipe.task)
     model = kind.build_model(recipe, Sizes, build_backbone(recipe.model, Sizes))
-    model.compile()  # Adam(1e-3, clipnorm=5), as the PyTorch reference
+    # Adam(1e-3, clipnorm=5), as the PyTorch reference; steps per call as `seqtasks train`.
+    model.compile(steps_per_execution=steps_per_execution(recipe.train))
     train = fit_timed(model, batches, args)
     n = batches.num_tokens
 
@@ -290,7 +301,8 @@ def run_seqtasks_full(args):
     from seqtasks.training import fit
 
     extra = set_tf_threads(args)
-    recipe = api.resolve_recipe(RECIPE, [f"data.limit.train={args.sentences}", *args.overrides])
+    recipe = api.resolve_recipe(RECIPE, [f"data.limit.train={args.sentences}", *one_step(args.child),
+                                         *args.overrides])
     recipe.train.threads = None  # set above, with inter-op threads too
     fit.configure(recipe)
     kind = task_kind(recipe.task)
@@ -332,7 +344,8 @@ def child(args):
     else:
         result = {"keras_plain": run_keras_plain, "seqtasks_bare": run_seqtasks_bare,
                   "seqtasks_jax": run_seqtasks_bare, "seqtasks_full": run_seqtasks_full,
-                  "seqtasks_bare+fixed": run_seqtasks_bare, "seqtasks_jax+fixed": run_seqtasks_bare}[args.child](args)
+                  "seqtasks_bare+fixed": run_seqtasks_bare, "seqtasks_jax+fixed": run_seqtasks_bare,
+                  "seqtasks_bare+1step": run_seqtasks_bare, "seqtasks_full+1step": run_seqtasks_full}[args.child](args)
     loaded = [m for m in ("tensorflow", "torch", "jax") if m in sys.modules]
     print("RESULT " + json.dumps({**result, "modules": loaded}), flush=True)
 
@@ -387,7 +400,7 @@ def table(runs, args):
                         per_round.append(r[key] / max(ref))
                 ratios[key] = f"{statistics.median(per_round):.2f}" if per_round else "-"
             lines.append(row + f"{ratios['train_tps']:>9s}{ratios['predict_tps']:>10s}")
-            if system == "seqtasks_full":
+            if system.startswith("seqtasks_full"):
                 lines.append(f"{'  incl. dev pass':16s}{statistics.median(r['train_dev_tps'] for r in mine):15,.0f}")
     return "\n".join(lines)
 

@@ -155,17 +155,22 @@ SCRIPT = textwrap.dedent(
     # strategy_scope() calls MirroredStrategy() with no devices, which on a machine
     # without GPUs mirrors over CPU:0 alone (1 replica). Record what it got.
     import contextlib
-    replicas, strategies = [], []
+    # Several steps per train call fail under a strategy (TF 2.21 / Keras 3.15): one, even when asked.
+    from seqtasks.training.fit import steps_per_execution
+    replicas, strategies, steps = [], [], []
     original = distribution.strategy_scope
     @contextlib.contextmanager
     def recording(train_recipe):
         with original(train_recipe):
             strategies.append(type(tf.distribute.get_strategy()).__name__)
             replicas.append(tf.distribute.get_strategy().num_replicas_in_sync)
+            steps.append(steps_per_execution(train_recipe))
             yield
     distribution.strategy_scope = recording
+    recipe.train.steps_per_execution = 8
     run = seqtasks.train(recipe, data=data, output=sys.argv[1])
     assert replicas and strategies == ["MirroredStrategy"], strategies
+    assert steps == [1], steps
     assert isinstance(run.metrics["test"]["f1"], float)
     assert np.isfinite(run.history["loss"]).all()
     print("pipeline replicas", replicas[0], "test f1", run.metrics["test"]["f1"])

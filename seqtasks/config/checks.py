@@ -104,6 +104,10 @@ def _check_ranges(recipe, source):
                         ("model.embedding.dim", recipe.model.embedding.dim)]:
         if number < 1:
             raise RecipeError(f"{source}: '{key}' must be at least 1, found {number}")
+    steps = recipe.train.steps_per_execution
+    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise RecipeError(f"{source}: 'train.steps_per_execution' must be 'auto' or an integer of at least 1, "
+                          f"found {steps!r}")
     if recipe.train.ema_momentum is not None and not 0.0 < recipe.train.ema_momentum < 1.0:
         raise RecipeError(f"{source}: 'train.ema_momentum' must be in (0, 1), found {recipe.train.ema_momentum}")
     regularizer = recipe.train.regularizer

@@ -21,7 +21,7 @@ import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import yaml
 
@@ -221,6 +221,12 @@ class TrainRecipe:
     # gradient_norm.json and plots/gradient_norm.png, and each epoch's
     # largest into history.json (`max_gradient_norm`).
     log_gradient_norm: bool = False
+    # Training steps per call of Keras' compiled train function (`compile`'s
+    # `steps_per_execution`): same steps, less Python between them. auto = 32
+    # on TensorFlow, except where a callback must see every step (gradient-norm
+    # logging, the kill switch of the resume tests); 1 on JAX, whose compiled
+    # multi-step function would be traced for each combination of batch shapes.
+    steps_per_execution: Union[int, str] = "auto"
 
 
 @dataclass

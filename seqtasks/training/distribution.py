@@ -37,6 +37,13 @@ def replica_count():
     return 1 if tf is None else tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def in_strategy():
+    """Whether a `tf.distribute` strategy other than the default one is in scope
+    (a `MirroredStrategy`, even over one device)."""
+    tf = _tensorflow()
+    return tf is not None and tf.distribute.has_strategy()
+
+
 def replica_sum(value):
     """`value` summed over the replicas of the current strategy.
 

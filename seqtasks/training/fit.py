@@ -176,11 +176,50 @@ def _compiled_model(recipe, kind, preprocessor, scheme, steps_per_epoch, monitor
         model = kind.build_model(recipe, preprocessor, backbone, scheme)
         schedule, callbacks = resolve(LR_SCHEDULES, t.lr_schedule, "train.lr_schedule")(
             t, steps_per_epoch, monitor, mode)
-        model.compile(optimizer=build_optimizer(t, schedule))
+        model.compile(optimizer=build_optimizer(t, schedule), steps_per_execution=steps_per_execution(t))
     regularizer = resolve(REGULARIZERS, t.regularizer.kind, "train.regularizer.kind")
     if regularizer is not None:
         regularizer(t.regularizer.epsilon).attach(model)
     return model, callbacks
+
+
+def steps_per_execution(train):
+    """Training steps per call of the compiled train function for a `TrainRecipe`.
+
+    "auto" is 32 on TensorFlow: the steps run in one `tf.while_loop`, so
+    Keras' Python work between steps (callbacks, logs, the next call) runs
+    once per 32 steps; the steps and their results are the same (a test
+    compares). It is 1 where a callback must see every step (gradient-norm
+    logging; the resume tests' kill switch counts batches) and on JAX, which
+    would compile its multi-step function for each combination of the
+    length-bucketed batches' shapes. Under a `tf.distribute` strategy
+    (`MirroredStrategy`, even over one device) it is always 1: there the
+    multi-step loop fails in TF 2.21 / Keras 3.15 ("You must feed a value for
+    placeholder tensor ..." inside the optimizer's update; keras-team/keras
+    issue 19246), so an explicit value is overridden with a warning. Call it
+    in the strategy's scope.
+
+    Args:
+        train: the recipe's `train` section.
+
+    Returns:
+        An integer of at least 1.
+    """
+    import os
+
+    import keras
+
+    from seqtasks.training.distribution import in_strategy
+
+    if in_strategy():
+        if train.steps_per_execution not in ("auto", 1):
+            LOG.warning("train.steps_per_execution=%s ignored: one step per call under a distribution "
+                        "strategy", train.steps_per_execution)
+        return 1
+    if train.steps_per_execution != "auto":
+        return train.steps_per_execution
+    per_step = train.log_gradient_norm or os.environ.get("SEQTASKS_TEST_KILL")
+    return 32 if keras.backend.backend() == "tensorflow" and not per_step else 1
 
 
 def _evaluate_splits(recipe, kind, model, encoded, labels, scheme, directory):
