@@ -226,6 +226,7 @@ class TrainRecipe:
     # on TensorFlow, except where a callback must see every step (gradient-norm
     # logging, the kill switch of the resume tests); 1 on JAX, whose compiled
     # multi-step function would be traced for each combination of batch shapes.
+    # Always 1 under a tf.distribute strategy (`training.fit.steps_per_execution`).
     steps_per_execution: Union[int, str] = "auto"
 
 

@@ -5,6 +5,7 @@ Written once for every task kind: what differs by kind comes from the
 """
 
 import logging
+import os
 import platform
 import sys
 import time
@@ -205,8 +206,6 @@ def steps_per_execution(train):
     Returns:
         An integer of at least 1.
     """
-    import os
-
     import keras
 
     from seqtasks.training.distribution import in_strategy
