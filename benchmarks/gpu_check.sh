@@ -13,7 +13,9 @@
 # dev plateau in <= 5 minutes on one H200.
 #
 # Usage, from the repository root:
-#   bash benchmarks/gpu_check.sh                 # on the GPU machine
+#   bash benchmarks/gpu_prepare.sh               # here first: wheels into .whl/, data + anchor into .gpu/
+#   WHEELS=.whl DATA_ROOT=.gpu/data ANCHOR=.gpu/gpu_anchor.py bash benchmarks/gpu_check.sh   # there,
+#                                                # in one device call with carry [".whl", ".gpu"]
 #   SMOKE=1 bash benchmarks/gpu_check.sh         # a tiny slice, to check the script on a CPU
 # Environment: DATA_ROOT (default ../shared/data; the EWT files are
 # ud_english_ewt/*.conllu under it), ANCHOR (gpu_anchor.py), WHEELS (a folder
