@@ -223,10 +223,10 @@ class TrainRecipe:
     log_gradient_norm: bool = False
     # Training steps per call of Keras' compiled train function (`compile`'s
     # `steps_per_execution`): same steps, less Python between them. auto = 32
-    # on TensorFlow, except where a callback must see every step (gradient-norm
-    # logging, the kill switch of the resume tests); 1 on JAX, whose compiled
-    # multi-step function would be traced for each combination of batch shapes.
-    # Always 1 under a tf.distribute strategy (`training.fit.steps_per_execution`).
+    # on TensorFlow; 1 on JAX, whose compiled multi-step function would be
+    # traced for each combination of batch shapes. Always 1 under a
+    # tf.distribute strategy and with gradient-norm logging, which reads every
+    # step (`training.fit.steps_per_execution`).
     steps_per_execution: Union[int, str] = "auto"
 
 

@@ -148,6 +148,8 @@ class KillSwitch(keras.callbacks.Callback):
         spec: the point, as above.
     """
 
+    every_step = True  # counts batches: `fit_and_evaluate` runs one step per call
+
     def __init__(self, spec):
         super().__init__()
         self.spec = spec

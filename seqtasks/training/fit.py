@@ -5,7 +5,6 @@ Written once for every task kind: what differs by kind comes from the
 """
 
 import logging
-import os
 import platform
 import sys
 import time
@@ -103,12 +102,7 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
         callbacks, dev_metric, run_history, state = make_callbacks(
             recipe, kind, train, encoded["validation"], preprocessor.labels, scheme, directory, monitor, mode,
             schedule_callbacks)
-        callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
-        if t.log_gradient_norm:
-            from seqtasks.training.gradient_norm import GradientNormLog
-
-            # First, so that the history callbacks see `max_gradient_norm` in the logs.
-            callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
+        callbacks = _with_run_callbacks(callbacks, recipe, kind, preprocessor, directory, model)
         LOG.info("model: %s parameters (%s trainable); %d training batches per epoch",
                  f"{_count(model.weights):,}", f"{_count(model.trainable_weights):,}", len(train))
         initial_epoch = state.restore(model)  # 0 unless resuming
@@ -144,6 +138,22 @@ def fit_and_evaluate(recipe, kind, dataset, preprocessor, scheme, directory):
 
         plot_history(history, directory / "plots" / "training_curves.png", best_epoch=metrics["best_epoch"])
     return FitResult(metrics, history)
+
+
+def _with_run_callbacks(callbacks, recipe, kind, preprocessor, directory, model):
+    """`make_callbacks`' list with the kind's callbacks (before `TrainingState`,
+    which stays last) and the gradient-norm log (first, so that the history
+    callbacks see `max_gradient_norm`). A callback that declares `every_step`
+    sets `model` to one training step per call: Keras calls batch hooks once
+    per call of the train function."""
+    callbacks = callbacks[:-1] + kind.callbacks(recipe, preprocessor, directory) + callbacks[-1:]
+    if recipe.train.log_gradient_norm:
+        from seqtasks.training.gradient_norm import GradientNormLog
+
+        callbacks.insert(0, GradientNormLog(directory, plots=recipe.evaluate.plots))
+    if any(getattr(c, "every_step", False) for c in callbacks):
+        model.steps_per_execution = 1
+    return callbacks
 
 
 def log_verbosity(verbose, stream=None):
@@ -190,10 +200,10 @@ def steps_per_execution(train):
     "auto" is 32 on TensorFlow: the steps run in one `tf.while_loop`, so
     Keras' Python work between steps (callbacks, logs, the next call) runs
     once per 32 steps; the steps and their results are the same (a test
-    compares). It is 1 where a callback must see every step (gradient-norm
-    logging; the resume tests' kill switch counts batches) and on JAX, which
-    would compile its multi-step function for each combination of the
-    length-bucketed batches' shapes. Under a `tf.distribute` strategy
+    compares). It is 1 on JAX, which would compile its multi-step function
+    for each combination of the length-bucketed batches' shapes.
+    (`fit_and_evaluate` also sets 1 when a callback declares `every_step`:
+    gradient-norm logging, the resume tests' kill switch.) Under a `tf.distribute` strategy
     (`MirroredStrategy`, even over one device) it is always 1: there the
     multi-step loop fails in TF 2.21 / Keras 3.15 ("You must feed a value for
     placeholder tensor ..." inside the optimizer's update; keras-team/keras
@@ -217,8 +227,7 @@ def steps_per_execution(train):
         return 1
     if train.steps_per_execution != "auto":
         return train.steps_per_execution
-    per_step = train.log_gradient_norm or os.environ.get("SEQTASKS_TEST_KILL")
-    return 32 if keras.backend.backend() == "tensorflow" and not per_step else 1
+    return 32 if keras.backend.backend() == "tensorflow" else 1
 
 
 def _evaluate_splits(recipe, kind, model, encoded, labels, scheme, directory):

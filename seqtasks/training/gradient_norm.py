@@ -79,6 +79,8 @@ class GradientNormLog(keras.callbacks.Callback):
         plots: also draw the plot.
     """
 
+    every_step = True  # reads each step's norm: `fit_and_evaluate` runs one step per call
+
     def __init__(self, directory, plots=True):
         super().__init__()
         self.directory, self.plots = directory, plots
