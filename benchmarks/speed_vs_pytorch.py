@@ -27,6 +27,9 @@ clipping, padding out of the loss. Systems:
 - `seqtasks_bare+1step`, `seqtasks_full+1step` (not run by default): the same
   with one training step per call of the train function
   (`train.steps_per_execution=1`, the setting before session 35).
+- `seqtasks_bare+kerasadam`, `seqtasks_full+kerasadam` (not run by default):
+  the same with `keras.optimizers.Adam` in place of seqtasks' fused Adam (the
+  optimizer before session 37).
 
 Each run is a child process started under `taskset` on cpu 0 (1 core) or
 cpus 0-1 (2 cores), with PyTorch threads / TensorFlow intra-op threads = 1
@@ -62,8 +65,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "pos_ud_ewt_bilstm.yaml"
 SYSTEMS = ("torch_packed", "torch_unpacked", "keras_plain", "seqtasks_bare", "seqtasks_full", "seqtasks_jax")
-EXTRA = (  # variants not run by default: fixed widths, one step per call
-    "seqtasks_bare+fixed", "seqtasks_jax+fixed", "seqtasks_bare+1step", "seqtasks_full+1step")
+EXTRA = (  # variants not run by default: fixed widths, one step per call, Keras' Adam
+    "seqtasks_bare+fixed", "seqtasks_jax+fixed", "seqtasks_bare+1step", "seqtasks_full+1step",
+    "seqtasks_bare+kerasadam", "seqtasks_full+kerasadam")
 TORCH = ("torch_packed", "torch_unpacked")
 
 
@@ -91,6 +95,18 @@ def parse_args(argv=None):
 def one_step(child):
     """The override of the `+1step` variants (one training step per call)."""
     return ["train.steps_per_execution=1"] if child and child.endswith("+1step") else []
+
+
+def keras_adam(child):
+    """True for the `+kerasadam` variants; makes the recipe's "adam" Keras' own class."""
+    if not (child and child.endswith("+kerasadam")):
+        return False
+    import keras
+
+    from seqtasks import registry
+
+    registry.OPTIMIZERS["adam"] = lambda: keras.optimizers.Adam
+    return True
 
 
 def bare_overrides(sentences, child=None):
@@ -280,7 +296,8 @@ def run_seqtasks_bare(args):
     kind = task_kind(recipe.task)
     model = kind.build_model(recipe, Sizes, build_backbone(recipe.model, Sizes))
     # Adam(1e-3, clipnorm=5), as the PyTorch reference; steps per call as `seqtasks train`.
-    model.compile(steps_per_execution=steps_per_execution(recipe.train))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=5.0) if keras_adam(args.child) else "auto",
+                  steps_per_execution=steps_per_execution(recipe.train))
     train = fit_timed(model, batches, args)
     n = batches.num_tokens
 
@@ -302,6 +319,7 @@ def run_seqtasks_full(args):
     from seqtasks.training import fit
 
     extra = set_tf_threads(args)
+    keras_adam(args.child)
     recipe = api.resolve_recipe(RECIPE, [f"data.limit.train={args.sentences}", *one_step(args.child),
                                          *args.overrides])
     recipe.train.threads = None  # set above, with inter-op threads too
@@ -346,7 +364,9 @@ def child(args):
         result = {"keras_plain": run_keras_plain, "seqtasks_bare": run_seqtasks_bare,
                   "seqtasks_jax": run_seqtasks_bare, "seqtasks_full": run_seqtasks_full,
                   "seqtasks_bare+fixed": run_seqtasks_bare, "seqtasks_jax+fixed": run_seqtasks_bare,
-                  "seqtasks_bare+1step": run_seqtasks_bare, "seqtasks_full+1step": run_seqtasks_full}[args.child](args)
+                  "seqtasks_bare+1step": run_seqtasks_bare, "seqtasks_full+1step": run_seqtasks_full,
+                  "seqtasks_bare+kerasadam": run_seqtasks_bare,
+                  "seqtasks_full+kerasadam": run_seqtasks_full}[args.child](args)
     loaded = [m for m in ("tensorflow", "torch", "jax") if m in sys.modules]
     print("RESULT " + json.dumps({**result, "modules": loaded}), flush=True)
 

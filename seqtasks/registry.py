@@ -119,8 +119,9 @@ def _pooling(mode):
 POOLING = {mode: _pooling(mode) for mode in ("last", "mean", "max", "attention")}
 
 OPTIMIZERS = {
-    "adam": _attr("keras.optimizers", "Adam"),
-    "adamw": _attr("keras.optimizers", "AdamW"),
+    # Keras' Adam and AdamW, one fused kernel a variable on TensorFlow.
+    "adam": _attr("seqtasks.training.fused_adam", "Adam"),
+    "adamw": _attr("seqtasks.training.fused_adam", "AdamW"),
     "nadam": _attr("keras.optimizers", "Nadam"),
     "rmsprop": _attr("keras.optimizers", "RMSprop"),
     "sgd": _attr("keras.optimizers", "SGD"),

@@ -53,7 +53,9 @@ class TaskModel(keras.Model):
     def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
         """`keras.Model.compile`; "auto" takes Adam(1e-3, clipnorm=5) and the head's loss and metrics."""
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, clipnorm=5.0)
+            from seqtasks.training.fused_adam import Adam
+
+            optimizer = Adam(1e-3, clipnorm=5.0)
         if loss == "auto":
             loss = self.output_head.loss()
         if weighted_metrics == "auto":

@@ -152,7 +152,9 @@ class LanguageModel(keras.Model):
         """`keras.Model.compile`; "auto": Adam(1e-3, clipnorm=5) and the mean
         cross-entropy over the real (weighted) tokens of a batch."""
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, clipnorm=5.0)
+            from seqtasks.training.fused_adam import Adam
+
+            optimizer = Adam(1e-3, clipnorm=5.0)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                               reduction="mean_with_sample_weight")

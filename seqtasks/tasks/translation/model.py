@@ -285,7 +285,9 @@ class Translator(keras.Model):
         """`keras.Model.compile`; "auto": Adam(1e-3, clipnorm=1) and the mean
         cross-entropy over the real (weighted) target tokens of a batch."""
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, clipnorm=1.0)
+            from seqtasks.training.fused_adam import Adam
+
+            optimizer = Adam(1e-3, clipnorm=1.0)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                               reduction="mean_with_sample_weight")
