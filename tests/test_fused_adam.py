@@ -43,11 +43,12 @@ def test_same_weights_and_loss_as_keras(ours, keras_class, kwargs):
 
 
 @pytest.mark.tf_only(reason="the fused kernel is TensorFlow's; other back ends run Keras' own step")
-def test_one_fused_kernel_per_variable_on_tensorflow():
+@pytest.mark.parametrize("use_ema", [False, True])
+def test_one_fused_kernel_per_variable_on_tensorflow(use_ema):
     import tensorflow as tf
 
     variables = [keras.Variable(np.ones((4, 3), "float32")), keras.Variable(np.ones((3,), "float32"))]
-    optimizer = Adam(0.1)
+    optimizer = Adam(0.1, use_ema=use_ema, ema_momentum=0.5)
     optimizer.build(variables)
 
     @tf.function
@@ -56,9 +57,15 @@ def test_one_fused_kernel_per_variable_on_tensorflow():
 
     ops = [op.type for op in step.get_concrete_function().graph.get_operations()]
     assert ops.count("ResourceApplyAdam") == 2
+    assert ops.count("ResourceApplyGradientDescent") == (2 if use_ema else 0)
     step()
     # Adam's first step moves every weight by the rate (the bias-corrected m / sqrt(v) is 1).
     np.testing.assert_allclose(variables[0].numpy(), 0.9, rtol=1e-5)
+    if use_ema:  # the first step copies the weights; the second averages with momentum 0.5
+        np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(), 0.9, rtol=1e-5)
+        step()
+        np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(),
+                                   0.5 * 0.9 + 0.5 * variables[0].numpy(), rtol=1e-5)
 
 
 @pytest.mark.tf_only(reason="IndexedSlices gradients exist on TensorFlow only (JAX's are dense)")

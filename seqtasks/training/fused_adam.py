@@ -1,4 +1,4 @@
-"""Adam and AdamW whose update is one fused kernel per variable on TensorFlow.
+"""Adam and AdamW whose update (and weight average) is one fused kernel per variable on TensorFlow.
 
 Keras' Adam updates a variable with about a dozen element-wise ops (each a
 pass over the variable's memory, most with a temporary); TensorFlow's
@@ -66,6 +66,24 @@ class _FusedAdamStep:
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.constant(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype))
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # The weights' moving average (`use_ema`): Keras' four element-wise ops
+        # and a copy a variable become one in-place kernel, average -= (1 -
+        # momentum) * (average - weight) (1.0 against 1.9 ms a step for the
+        # POS tagger, one core; the same values to float rounding).
+        if not all(self._fusable(v.value) for v in trainable_variables):
+            return super()._update_model_variables_moving_average(trainable_variables)
+        import tensorflow as tf
+
+        for variable, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is None:
+                continue
+            dtype = variable.value.dtype
+            # Momentum 0 on the first step: the average starts as the weights.
+            momentum = tf.cast(tf.not_equal(self.iterations, 0), dtype) * tf.constant(self.ema_momentum, dtype)
+            tf.raw_ops.ResourceApplyGradientDescent(
+                var=average.value.handle, alpha=1 - momentum, delta=average.value - variable.value)
 
     def _fusable(self, variable):
         if self.amsgrad or not tf_context.plain_tensorflow():
