@@ -97,7 +97,7 @@ def one_step(child):
     return ["train.steps_per_execution=1"] if child and child.endswith("+1step") else []
 
 
-def keras_adam(child):
+def use_keras_adam(child):
     """True for the `+kerasadam` variants; makes the recipe's "adam" Keras' own class."""
     if not (child and child.endswith("+kerasadam")):
         return False
@@ -296,7 +296,7 @@ def run_seqtasks_bare(args):
     kind = task_kind(recipe.task)
     model = kind.build_model(recipe, Sizes, build_backbone(recipe.model, Sizes))
     # Adam(1e-3, clipnorm=5), as the PyTorch reference; steps per call as `seqtasks train`.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=5.0) if keras_adam(args.child) else "auto",
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=5.0) if use_keras_adam(args.child) else "auto",
                   steps_per_execution=steps_per_execution(recipe.train))
     train = fit_timed(model, batches, args)
     n = batches.num_tokens
@@ -319,7 +319,7 @@ def run_seqtasks_full(args):
     from seqtasks.training import fit
 
     extra = set_tf_threads(args)
-    keras_adam(args.child)
+    use_keras_adam(args.child)
     recipe = api.resolve_recipe(RECIPE, [f"data.limit.train={args.sentences}", *one_step(args.child),
                                          *args.overrides])
     recipe.train.threads = None  # set above, with inter-op threads too

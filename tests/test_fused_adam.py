@@ -35,8 +35,8 @@ def test_same_weights_and_loss_as_keras(ours, keras_class, kwargs):
     reference, reference_loss = _train(keras_class(**kwargs))
     assert fused_loss == pytest.approx(reference_loss, rel=1e-5)
     for a, b in zip(fused.weights, reference.weights):
-        np.testing.assert_allclose(a.numpy() if hasattr(a, "numpy") else keras.ops.convert_to_numpy(a),
-                                   keras.ops.convert_to_numpy(b), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                   rtol=1e-4, atol=1e-6)
     # The weights moved: the comparison is not between two untrained models.
     assert not np.allclose(keras.ops.convert_to_numpy(fused.weights[0]),
                            keras.ops.convert_to_numpy(_tiny_model(0).weights[0]))

@@ -44,6 +44,28 @@ def in_strategy():
     return tf is not None and tf.distribute.has_strategy()
 
 
+def dense_gradient(gradient):
+    """A gradient as a dense tensor.
+
+    TensorFlow gives an embedding's gradient as `IndexedSlices` with one row
+    per looked-up token, a repeated token's rows not yet summed; the dense
+    tensor is their sum, the gradient (squaring the rows one by one would give
+    neither its norm nor Adam's second moment). Other gradients (every
+    gradient on other back ends) are returned as they are.
+
+    Args:
+        gradient: a gradient tensor, `IndexedSlices` or None.
+
+    Returns:
+        A dense tensor (or None for None).
+    """
+    if hasattr(gradient, "indices") and hasattr(gradient, "dense_shape"):
+        import tensorflow as tf  # IndexedSlices exist only on TensorFlow
+
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 def replica_sum(value):
     """`value` summed over the replicas of the current strategy.
 

@@ -29,6 +29,7 @@ model.compile(optimizer=Adam(learning_rate=1e-3, clipnorm=5.0), loss=...)
 import keras
 
 from seqtasks.layers import tf_context
+from seqtasks.training.distribution import dense_gradient, in_strategy
 
 
 class _FusedAdamStep:
@@ -45,12 +46,14 @@ class _FusedAdamStep:
         # clipping, and dense ones there fail TF 2.21's collectives ("expected
         # shape [1888] but another member ... expected [1800]"): there only the
         # update (after the all-reduce) sees the summed gradient.
-        if not _in_strategy():
-            grads = [_dense(g) for g in grads]
+        if not in_strategy():
+            grads = [dense_gradient(g) for g in grads]
         return super()._clip_gradients(grads)
 
     def update_step(self, gradient, variable, learning_rate):
-        gradient = _dense(gradient)  # dense already through apply(); direct callers too
+        # Under a strategy `_clip_gradients` left IndexedSlices for the
+        # all-reduce; summed here, after it.
+        gradient = dense_gradient(gradient)
         if not self._fusable(variable):
             return super().update_step(gradient, variable, learning_rate)
         import tensorflow as tf
@@ -76,39 +79,21 @@ class _FusedAdamStep:
             return super()._update_model_variables_moving_average(trainable_variables)
         import tensorflow as tf
 
+        # Momentum 0 on the first step: the average starts as the weights.
+        keep = tf.cast(tf.not_equal(self.iterations, 0), "float32") * self.ema_momentum
         for variable, average in zip(trainable_variables, self._model_variables_moving_average):
-            if average is None:
-                continue
-            dtype = variable.value.dtype
-            # Momentum 0 on the first step: the average starts as the weights.
-            momentum = tf.cast(tf.not_equal(self.iterations, 0), dtype) * tf.constant(self.ema_momentum, dtype)
-            tf.raw_ops.ResourceApplyGradientDescent(
-                var=average.value.handle, alpha=1 - momentum, delta=average.value - variable.value)
+            if average is not None:
+                tf.raw_ops.ResourceApplyGradientDescent(
+                    var=average.value.handle, alpha=tf.cast(1 - keep, variable.dtype),
+                    delta=average.value - variable.value)
 
     def _fusable(self, variable):
         if self.amsgrad or not tf_context.plain_tensorflow():
             return False
         import tensorflow as tf
 
-        return (not _in_strategy() and isinstance(variable, tf.Variable)
+        return (not in_strategy() and isinstance(variable, tf.Variable)
                 and variable.dtype in (tf.float16, tf.float32, tf.float64))
-
-
-def _in_strategy():
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    return tf.distribute.has_strategy()
-
-
-def _dense(gradient):
-    """A TensorFlow `IndexedSlices` gradient as the dense tensor it sums to."""
-    if hasattr(gradient, "indices") and hasattr(gradient, "dense_shape"):
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(gradient)
-    return gradient
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")

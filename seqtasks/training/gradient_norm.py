@@ -23,6 +23,8 @@ import math
 import keras
 from keras import ops
 
+from seqtasks.training.distribution import dense_gradient
+
 _CLASSES = {}
 
 
@@ -47,7 +49,7 @@ def with_gradient_norm(optimizer_class):
             self.gradient_norm = self.add_variable((), initializer="zeros", name="gradient_norm")
 
         def _clip_gradients(self, grads):
-            squares = [ops.sum(ops.square(ops.cast(_dense(g), "float32"))) for g in grads if g is not None]
+            squares = [ops.sum(ops.square(ops.cast(dense_gradient(g), "float32"))) for g in grads if g is not None]
             self.gradient_norm.assign(ops.sqrt(ops.sum(ops.stack(squares))) if squares else 0.0)
             return super()._clip_gradients(grads)
 
@@ -56,17 +58,6 @@ def with_gradient_norm(optimizer_class):
     _CLASSES[optimizer_class] = keras.saving.register_keras_serializable(package="seqtasks", name=name)(
         GradientNormRecording)
     return _CLASSES[optimizer_class]
-
-
-def _dense(gradient):
-    """A gradient as a dense tensor: TensorFlow gives an embedding's gradient as
-    `IndexedSlices` whose rows repeat for a repeated token; their sum is the
-    gradient (squaring the rows one by one would not give its norm)."""
-    if hasattr(gradient, "indices") and hasattr(gradient, "dense_shape"):
-        import tensorflow as tf  # IndexedSlices exist only on TensorFlow
-
-        return tf.convert_to_tensor(gradient)
-    return gradient
 
 
 class GradientNormLog(keras.callbacks.Callback):

@@ -31,7 +31,7 @@ from keras.src.losses import loss as loss_module  # the helper Keras' own TF tra
 from keras.src.models import functional
 
 from seqtasks.errors import RecipeError
-from seqtasks.training.distribution import replica_sum
+from seqtasks.training.distribution import dense_gradient, replica_sum
 
 # A tiny constant keeps log() finite where a probability underflows to 0.
 _TINY = 1e-8
@@ -76,7 +76,7 @@ def train_step(model, data, epsilon):
         model._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=batch_size)
         loss = loss + virtual_adversarial_loss(model, x, y_pred, epsilon)
         loss = model.optimizer.scale_loss(loss)
-    gradients = [_dense(g) for g in tape.gradient(loss, weights)]
+    gradients = [dense_gradient(g) for g in tape.gradient(loss, weights)]
     model.optimizer.apply_gradients(zip(gradients, weights))
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
@@ -176,13 +176,3 @@ def _kl(clean, logits, mask):
     divergence = tf.reduce_sum(clean * (tf.math.log(clean + _TINY) - tf.math.log(perturbed + _TINY)), axis=-1)
     weights = tf.ones_like(divergence) if divergence.shape.rank == 1 else tf.cast(mask, "float32")
     return tf.reduce_sum(divergence * weights), tf.reduce_sum(weights)
-
-
-def _dense(gradient):
-    """An embedding's `IndexedSlices` gradient as a dense tensor (as the step
-    has always applied it)."""
-    import tensorflow as tf
-
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.convert_to_tensor(gradient)
-    return gradient
