@@ -280,10 +280,12 @@ def run_seqtasks_bare(args):
 
     from seqtasks import api
     from seqtasks.encoders.build import build_backbone
+    from seqtasks.memory_allocator import keep_freed_memory
     from seqtasks.registry import task_kind
     from seqtasks.training.fit import steps_per_execution
 
     extra = set_tf_threads(args)
+    keep_freed_memory()  # as `seqtasks train` does (`fit.configure`)
     keras.utils.set_random_seed(0)
     data, batches, predict_batches = load(args)
     recipe = api.resolve_recipe(RECIPE, bare_overrides(args.sentences, args.child))

@@ -110,8 +110,10 @@ def _parser():
 def main(argv=None):
     """Runs the CLI; returns the exit code (2: bad input, one line on stderr)."""
     from seqtasks.backend import quiet_environment
+    from seqtasks.memory_allocator import keep_freed_memory
 
     quiet_environment()  # before anything imports TensorFlow
+    keep_freed_memory()  # before TensorFlow allocates: fewer page faults per step
     args = _parser().parse_args(argv)
     # seqtasks' own progress at INFO; other libraries' INFO lines ("TensorFlow
     # version 2.21.0 available." from datasets) stay out of the log.
