@@ -8,7 +8,10 @@ the bare tagger took about 600 k minor page faults and 1.5-2 s of system time
 32 MB mmap threshold cut the faults about tenfold and made training 9-60%
 and prediction up to 40% faster there. The cost: the process keeps memory at
 its high-water mark. glibc on Linux only; elsewhere, and with the environment
-variable `SEQTASKS_MALLOC_DEFAULTS=1`, nothing changes.
+variable `SEQTASKS_MALLOC_DEFAULTS=1`, nothing changes. TensorFlow's generator
+dataset resets the mmap threshold when its first iterator starts, so the
+input pipelines set it again from their generators
+(`keep_after_tensorflow_generator`).
 
 Example:
 
@@ -25,6 +28,8 @@ import sys
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 SETTINGS = ((_M_TOP_PAD, 256 << 20), (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_MMAP_THRESHOLD, 32 << 20))
 
+_kept = False  # whether keep_freed_memory() took effect in this process
+
 
 def keep_freed_memory():
     """Sets glibc's top pad, trim and mmap thresholds (`SETTINGS`) for this process.
@@ -40,4 +45,29 @@ def keep_freed_memory():
     except (OSError, AttributeError):  # musl and others: no mallopt
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return all([mallopt(parameter, value) == 1 for parameter, value in SETTINGS])
+    global _kept
+    _kept = all([mallopt(parameter, value) == 1 for parameter, value in SETTINGS])
+    return _kept
+
+
+def keep_after_tensorflow_generator():
+    """Sets `SETTINGS` again where `keep_freed_memory()` took effect before.
+
+    TensorFlow's generator dataset (`tf.data.Dataset.from_generator`) sets
+    glibc's mmap threshold to 128 KB when its first iterator starts (its
+    `ApplyPython311MemoryPatch`), which undoes ours: every tensor above 128 KB
+    is then mapped and unmapped again each step (docs/EXPERIMENTS.md, session
+    39). Call it from the generator's body, which runs after that point.
+
+    Returns:
+        True when the settings were set again.
+
+    Example:
+
+    ```python
+    def generate():
+        keep_after_tensorflow_generator()
+        yield from batches
+    ```
+    """
+    return _kept and keep_freed_memory()

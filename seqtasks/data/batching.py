@@ -189,7 +189,10 @@ class Batches:
         fixed prefetch (autotune stalls whole epochs on 2-core machines)."""
         import tensorflow as tf
 
+        from seqtasks.memory_allocator import keep_after_tensorflow_generator
+
         def generate():
+            keep_after_tensorflow_generator()  # TensorFlow has just reset the mmap threshold
             epoch = self._epoch
             self._epoch += 1
             for idx in self.batch_indices(epoch):

@@ -104,7 +104,10 @@ class StreamBatches:
             return _py_dataset(self)
         import tensorflow as tf
 
+        from seqtasks.memory_allocator import keep_after_tensorflow_generator
+
         def generate():
+            keep_after_tensorflow_generator()  # TensorFlow has just reset the mmap threshold
             self._epoch += 1
             for k in range(len(self)):
                 yield self.make_batch(k)
