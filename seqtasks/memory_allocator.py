@@ -9,8 +9,8 @@ the bare tagger took about 600 k minor page faults and 1.5-2 s of system time
 and prediction up to 40% faster there. The cost: the process keeps memory at
 its high-water mark. glibc on Linux only; elsewhere, and with the environment
 variable `SEQTASKS_MALLOC_DEFAULTS=1`, nothing changes. TensorFlow's generator
-dataset resets the mmap threshold when its first iterator starts, so the
-input pipelines set it again from their generators
+dataset resets the mmap threshold when its first iterator starts, so
+`data.generator_dataset` sets it again each epoch
 (`keep_after_tensorflow_generator`).
 
 Example:

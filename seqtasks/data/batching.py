@@ -189,10 +189,9 @@ class Batches:
         fixed prefetch (autotune stalls whole epochs on 2-core machines)."""
         import tensorflow as tf
 
-        from seqtasks.memory_allocator import keep_after_tensorflow_generator
+        from seqtasks.data.generator_dataset import generator_dataset
 
         def generate():
-            keep_after_tensorflow_generator()  # TensorFlow has just reset the mmap threshold
             epoch = self._epoch
             self._epoch += 1
             for idx in self.batch_indices(epoch):
@@ -210,13 +209,7 @@ class Batches:
         label_shape = (None, None) if per_token else (None,)
         signature = (inputs_spec, tf.TensorSpec(label_shape, tf.int32),
                      tf.TensorSpec(label_shape, tf.float32))
-        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        # A known length lets Keras show progress and avoids "ran out of data".
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return ds.with_options(options).prefetch(prefetch)
+        return generator_dataset(generate, signature, len(self), prefetch)
 
 
 def _numpy_batches_class():

@@ -104,10 +104,9 @@ class StreamBatches:
             return _py_dataset(self)
         import tensorflow as tf
 
-        from seqtasks.memory_allocator import keep_after_tensorflow_generator
+        from seqtasks.data.generator_dataset import generator_dataset
 
         def generate():
-            keep_after_tensorflow_generator()  # TensorFlow has just reset the mmap threshold
             self._epoch += 1
             for k in range(len(self)):
                 yield self.make_batch(k)
@@ -115,11 +114,8 @@ class StreamBatches:
         matrix = tf.TensorSpec((None, None), tf.int32)
         signature = ({"token_ids": matrix, "padding_mask": matrix, "carry": tf.TensorSpec((None,), tf.int32)},
                      matrix, tf.TensorSpec((None, None), tf.float32))
-        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        options = tf.data.Options()
-        options.autotune.enabled = False  # autotune stalls epochs on 2-core machines (DESIGN.md 5)
-        return ds.with_options(options).prefetch(prefetch)
+        # No sharding policy here (as before this helper): the default one.
+        return generator_dataset(generate, signature, len(self), prefetch, shard_by_data=False)
 
 
 def _py_dataset(batches):

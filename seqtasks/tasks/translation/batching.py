@@ -52,10 +52,9 @@ class PairBatches(Batches):
     def _tf_dataset(self, prefetch=4):
         import tensorflow as tf
 
-        from seqtasks.memory_allocator import keep_after_tensorflow_generator
+        from seqtasks.data.generator_dataset import generator_dataset
 
         def generate():
-            keep_after_tensorflow_generator()  # TensorFlow has just reset the mmap threshold
             epoch = self._epoch
             self._epoch += 1
             for idx in self.batch_indices(epoch):
@@ -64,9 +63,4 @@ class PairBatches(Batches):
         spec = tf.TensorSpec((None, None), tf.int32)
         signature = ({"token_ids": spec, "padding_mask": spec, "target_ids": spec}, spec,
                      tf.TensorSpec((None, None), tf.float32))
-        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        options = tf.data.Options()
-        options.autotune.enabled = False  # autotune stalls whole epochs on 2-core machines
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return ds.with_options(options).prefetch(prefetch)
+        return generator_dataset(generate, signature, len(self), prefetch)
