@@ -14,8 +14,13 @@ if os.environ["KERAS_BACKEND"] == "jax":
     # models are tiny and most of a JAX test is compiling (every batch shape of every
     # train/predict function), so XLA skips its expensive LLVM optimisations: on
     # tests/test_classification.py this took the file from 247 s to 163 s, same results.
+    # XLA's newer CPU fusion emitters (MLIR) cost most of the rest of a compile, and one
+    # codegen split saves splitting a small module: the EWT slice of tests/test_pos_pipeline.py
+    # (58 compiles) went from 72 s (50 s compiling) to 32 s (9 s), the same test accuracy
+    # (docs/EXPERIMENTS.md, session 40).
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0 "
-                                       "--xla_llvm_disable_expensive_passes=true")
+                                       "--xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false "
+                                       "--xla_cpu_parallel_codegen_split_count=1")
 # `datasets` caches under HF_HOME; keep it out of the user's home during tests.
 _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
 # Removed when the process (controller or xdist worker) exits, so runs leave no cache behind.
