@@ -9,6 +9,10 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the JAX pass of CI sets KERAS_BACKEND=jax
+# XLA's CPU flags of the JAX pass (and of JAX subprocesses of the TensorFlow pass); why: below.
+JAX_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0 "
+                 "--xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false "
+                 "--xla_cpu_parallel_codegen_split_count=1")
 if os.environ["KERAS_BACKEND"] == "jax":
     # XLA's CPU client: one thread per op (two xdist workers share two cores). The suite's
     # models are tiny and most of a JAX test is compiling (every batch shape of every
@@ -18,9 +22,7 @@ if os.environ["KERAS_BACKEND"] == "jax":
     # codegen split saves splitting a small module: the EWT slice of tests/test_pos_pipeline.py
     # (58 compiles) went from 72 s (50 s compiling) to 32 s (9 s), the same test accuracy
     # (docs/EXPERIMENTS.md, session 40).
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0 "
-                                       "--xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false "
-                                       "--xla_cpu_parallel_codegen_split_count=1")
+    os.environ.setdefault("XLA_FLAGS", JAX_XLA_FLAGS)
 # `datasets` caches under HF_HOME; keep it out of the user's home during tests.
 _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
 # Removed when the process (controller or xdist worker) exits, so runs leave no cache behind.
