@@ -9,19 +9,17 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the JAX pass of CI sets KERAS_BACKEND=jax
-# XLA's CPU flags of the JAX pass (and of JAX subprocesses of the TensorFlow pass); why: below.
+# XLA's CPU flags for the JAX pass and for every JAX subprocess of the suite (`jax_env`).
+# One thread per op (two xdist workers share two cores). The suite's models are tiny and
+# most of a JAX test is compiling (every batch shape of every train/predict function), so
+# XLA skips its expensive LLVM optimisations (tests/test_classification.py: 247 s -> 163 s,
+# same results), its newer CPU fusion emitters (MLIR) and splitting a small module: the EWT
+# slice of tests/test_pos_pipeline.py (58 compiles) went from 72 s (50 s compiling) to 32 s
+# (9 s), the same test accuracy (docs/EXPERIMENTS.md, sessions 29 and 40).
 JAX_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0 "
                  "--xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false "
                  "--xla_cpu_parallel_codegen_split_count=1")
 if os.environ["KERAS_BACKEND"] == "jax":
-    # XLA's CPU client: one thread per op (two xdist workers share two cores). The suite's
-    # models are tiny and most of a JAX test is compiling (every batch shape of every
-    # train/predict function), so XLA skips its expensive LLVM optimisations: on
-    # tests/test_classification.py this took the file from 247 s to 163 s, same results.
-    # XLA's newer CPU fusion emitters (MLIR) cost most of the rest of a compile, and one
-    # codegen split saves splitting a small module: the EWT slice of tests/test_pos_pipeline.py
-    # (58 compiles) went from 72 s (50 s compiling) to 32 s (9 s), the same test accuracy
-    # (docs/EXPERIMENTS.md, session 40).
     os.environ.setdefault("XLA_FLAGS", JAX_XLA_FLAGS)
 # `datasets` caches under HF_HOME; keep it out of the user's home during tests.
 _HF = tempfile.mkdtemp(prefix="seqtasks-hf-")
@@ -48,6 +46,18 @@ SMALL = ["data.limit.train=1000", "data.limit.validation=300", "data.limit.test=
          "model.encoder.units=32", "model.encoder.layers=1", "train.epochs=4",
          "train.learning_rate=0.01", "train.verbose=0", "evaluate.plots=false",
          "train.train_with_dev=false"]  # the recipe trains on train + dev; the slice tests score dev
+
+
+def jax_env(extra_xla_flags="", **env):
+    """This process' environment for a JAX subprocess (also from the TensorFlow pass):
+    `KERAS_BACKEND=jax`, XLA's flags (the caller's `XLA_FLAGS`, else `JAX_XLA_FLAGS`)
+    followed by `extra_xla_flags`, and `env`.
+
+    Returns:
+        A dict for `subprocess.run(..., env=...)`.
+    """
+    flags = f"{os.environ.get('XLA_FLAGS', JAX_XLA_FLAGS)} {extra_xla_flags}".strip()
+    return dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=flags, **env)
 
 
 def run_cli(*args, cwd=REPO, env=None):

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import JAX_XLA_FLAGS, REPO, SUBPROCESS_TIMEOUT, run_cli
+from conftest import REPO, SUBPROCESS_TIMEOUT, jax_env, run_cli
 from test_pos_pipeline import synthetic_dataset, tiny_recipe
 
 import seqtasks
@@ -42,9 +42,8 @@ TINY_LM = ["data.limit.train=300", "data.limit.validation=40", "data.limit.test=
 
 def python_on(backend, script, *args, env=None, timeout=SUBPROCESS_TIMEOUT):
     """Runs `script` with `python -c` on `backend`, this checkout importable."""
-    full = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    if backend == "jax":  # the JAX pass' compile flags (conftest), also from the TensorFlow pass
-        full.setdefault("XLA_FLAGS", JAX_XLA_FLAGS)
+    base = jax_env() if backend == "jax" else dict(os.environ, KERAS_BACKEND=backend)
+    full = dict(base, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     # The checkout first, then the caller's path (env's, e.g. tests/, or this process's).
     full["PYTHONPATH"] = os.pathsep.join([str(REPO), full.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], env=full,

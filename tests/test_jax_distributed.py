@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import JAX_XLA_FLAGS, REPO, SUBPROCESS_TIMEOUT
+from conftest import REPO, SUBPROCESS_TIMEOUT, jax_env
 
 SCRIPT = textwrap.dedent(
     """
@@ -99,8 +99,7 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.jax_only(reason="keras.distribution.DataParallel is JAX's; TensorFlow's MirroredStrategy is "
                              "tests/test_tagger_distributed.py")
 def test_data_parallel_on_two_host_devices(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=f"{JAX_XLA_FLAGS} --xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu", HF_HOME=str(tmp_path / "hf"))
+    env = jax_env("--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu", HF_HOME=str(tmp_path / "hf"))
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run"), str(REPO / "tests")], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)

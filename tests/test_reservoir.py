@@ -9,6 +9,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import jax_env
 
 from seqtasks.layers import reservoir as reservoir_module
 from seqtasks.layers.reservoir import Reservoir
@@ -216,8 +217,8 @@ print(keras.backend.backend(), json.dumps(keras.ops.convert_to_numpy(layer(x, ma
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="the JAX back end is not installed")
 def test_same_outputs_on_the_jax_back_end():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the child imports what this process does
+    env = jax_env(TF_CPP_MIN_LOG_LEVEL="3",
+                  PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the child imports what this process does
     result = subprocess.run([sys.executable, "-c", _JAX_CHECK], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     backend, values = result.stdout.strip().splitlines()[-1].split(" ", 1)
